@@ -1,0 +1,379 @@
+/**
+ * A small Jupyter client: starts a kernel from its kernelspec, speaks the messaging protocol (v5.3) over
+ * ZeroMQ, and turns iopub traffic into nbformat outputs. Used by the notebook runner (`npm test`,
+ * `npm start`) and by the kernel conformance test.
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as zmq from "zeromq";
+import { KernelSpec } from "./kernelspec";
+
+export type Channel = "shell" | "control" | "stdin";
+
+export interface Header {
+  msg_id: string;
+  msg_type: string;
+  session: string;
+  username: string;
+  date: string;
+  version: string;
+}
+
+export interface Message {
+  header: Header;
+  parent_header: Partial<Header>;
+  metadata: Record<string, unknown>;
+  content: Record<string, any>;
+  channel: Channel | "iopub";
+}
+
+/** nbformat 4 output. */
+export type Output =
+  | { output_type: "stream"; name: string; text: string }
+  | { output_type: "display_data"; data: Record<string, unknown>; metadata: Record<string, unknown> }
+  | { output_type: "execute_result"; execution_count: number | null; data: Record<string, unknown>; metadata: Record<string, unknown> }
+  | { output_type: "error"; ename: string; evalue: string; traceback: string[] };
+
+export interface ExecuteResult {
+  reply: Message;
+  /** All iopub messages whose parent was this request, in order. */
+  iopub: Message[];
+  outputs: Output[];
+  executionCount: number | null;
+  status: "ok" | "error" | "abort";
+}
+
+export interface StartOptions {
+  spec: KernelSpec;
+  /** Working directory of the kernel (Jupyter uses the notebook's folder). */
+  cwd: string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Milliseconds to wait for the first kernel_info_reply. Default 30000. */
+  startTimeoutMs?: number;
+  /** Called with the kernel process's own stdout/stderr text (not cell output). */
+  onProcessOutput?: (text: string) => void;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const DELIM = Buffer.from("<IDS|MSG>");
+
+/** Tracks outputs the way nbclient does: update_display_data rewrites every output with that display id. */
+export class OutputCollector {
+  readonly outputs: Output[] = [];
+  private readonly byDisplayId = new Map<string, Output[]>();
+  private clearPending = false;
+
+  constructor(private readonly shared?: Map<string, Output[]>) {}
+
+  private displays(): Map<string, Output[]> {
+    return this.shared ?? this.byDisplayId;
+  }
+
+  add(msg: Message): void {
+    const c = msg.content;
+    const type = msg.header.msg_type;
+    if (this.clearPending && ["stream", "display_data", "execute_result", "error"].includes(type)) {
+      this.outputs.length = 0;
+      this.clearPending = false;
+    }
+    switch (type) {
+      case "stream": {
+        const last = this.outputs[this.outputs.length - 1];
+        if (last && last.output_type === "stream" && last.name === c.name) last.text += c.text;
+        else this.outputs.push({ output_type: "stream", name: c.name, text: c.text });
+        break;
+      }
+      case "display_data": {
+        const out: Output = { output_type: "display_data", data: c.data ?? {}, metadata: c.metadata ?? {} };
+        this.outputs.push(out);
+        const id = c.transient?.display_id;
+        if (typeof id === "string") {
+          const list = this.displays().get(id) ?? [];
+          list.push(out);
+          this.displays().set(id, list);
+        }
+        break;
+      }
+      case "update_display_data": {
+        const id = c.transient?.display_id;
+        for (const out of (typeof id === "string" && this.displays().get(id)) || []) {
+          if (out.output_type === "display_data") {
+            out.data = c.data ?? {};
+            out.metadata = c.metadata ?? {};
+          }
+        }
+        break;
+      }
+      case "execute_result":
+        this.outputs.push({ output_type: "execute_result", execution_count: c.execution_count ?? null, data: c.data ?? {}, metadata: c.metadata ?? {} });
+        break;
+      case "error":
+        this.outputs.push({ output_type: "error", ename: String(c.ename ?? ""), evalue: String(c.evalue ?? ""), traceback: (c.traceback ?? []).map(String) });
+        break;
+      case "clear_output":
+        if (c.wait) this.clearPending = true;
+        else this.outputs.length = 0;
+        break;
+    }
+  }
+}
+
+interface Pending {
+  reply?: Message;
+  iopub: Message[];
+  idle: boolean;
+  onIopub?: (msg: Message) => void;
+  done: () => void;
+}
+
+/** A running kernel and the sockets to talk to it. */
+export class KernelClient {
+  readonly session = randomUUID();
+  private readonly key: string;
+  private readonly shell = new zmq.Dealer();
+  private readonly control = new zmq.Dealer();
+  private readonly stdin = new zmq.Dealer();
+  private readonly iopub = new zmq.Subscriber();
+  private readonly pending = new Map<string, Pending>();
+  private closed = false;
+  private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  private readonly exited: Promise<void>;
+  /** Display-id registry shared by every execute of this kernel (updates may target earlier cells). */
+  readonly displays = new Map<string, Output[]>();
+
+  private constructor(
+    readonly process: ChildProcess,
+    readonly connectionFile: string,
+    connection: Record<string, any>,
+  ) {
+    this.key = connection.key;
+    this.exited = new Promise((resolve) => {
+      process.on("exit", (code, signal) => {
+        this.exitInfo = { code, signal };
+        resolve();
+      });
+    });
+  }
+
+  /** Starts the kernel described by `spec` and waits until it answers kernel_info. */
+  static async start(options: StartOptions): Promise<KernelClient> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aigc-kernel-"));
+    const connection = {
+      transport: "tcp",
+      ip: "127.0.0.1",
+      signature_scheme: "hmac-sha256",
+      key: randomBytes(16).toString("hex"),
+      shell_port: await freePort(),
+      iopub_port: await freePort(),
+      stdin_port: await freePort(),
+      control_port: await freePort(),
+      hb_port: await freePort(),
+      kernel_name: "aigc-lab",
+    };
+    const connectionFile = path.join(dir, "kernel.json");
+    fs.writeFileSync(connectionFile, JSON.stringify(connection));
+    const argv = options.spec.argv.map((a) => a.replace("{connection_file}", connectionFile));
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: options.cwd,
+      env: { ...process.env, ...(options.spec.env ?? {}), ...(options.env ?? {}) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const client = new KernelClient(child, connectionFile, connection);
+    const forward = (b: Buffer) => options.onProcessOutput?.(b.toString());
+    child.stdout!.on("data", forward);
+    child.stderr!.on("data", forward);
+    const url = (port: number) => `tcp://127.0.0.1:${port}`;
+    client.shell.connect(url(connection.shell_port));
+    client.control.connect(url(connection.control_port));
+    client.stdin.connect(url(connection.stdin_port));
+    client.iopub.connect(url(connection.iopub_port));
+    client.iopub.subscribe();
+    client.listen(client.shell, "shell");
+    client.listen(client.control, "control");
+    client.listen(client.iopub, "iopub");
+    client.listen(client.stdin, "stdin");
+    const deadline = Date.now() + (options.startTimeoutMs ?? 30000);
+    // Until the subscription has joined, iopub messages are lost: repeat kernel_info until its idle status arrives too.
+    for (;;) {
+      if (client.exitInfo) {
+        await client.close();
+        throw new Error(`kernel exited during start-up (code ${client.exitInfo.code}, signal ${client.exitInfo.signal}); argv: ${argv.join(" ")}`);
+      }
+      if (Date.now() > deadline) {
+        await client.shutdown();
+        throw new Error(`kernel did not answer kernel_info within ${options.startTimeoutMs ?? 30000} ms; argv: ${argv.join(" ")}`);
+      }
+      try {
+        const r = await client.request("shell", "kernel_info_request", {}, { timeoutMs: 1000 });
+        if (r.iopub.some((m) => m.header.msg_type === "status" && m.content.execution_state === "idle")) return client;
+      } catch {
+        // not up yet
+      }
+    }
+  }
+
+  private sign(parts: Buffer[]): string {
+    const h = createHmac("sha256", this.key);
+    for (const p of parts) h.update(p);
+    return h.digest("hex");
+  }
+
+  private async listen(sock: zmq.Dealer | zmq.Subscriber, channel: Channel | "iopub"): Promise<void> {
+    try {
+      for await (const frames of sock) {
+        const i = frames.findIndex((f) => f.equals(DELIM));
+        if (i < 0) continue;
+        const [sig, header, parent, metadata, content] = frames.slice(i + 1, i + 6) as Buffer[];
+        if (!sig || !header || !parent || !metadata || !content) continue;
+        if (this.sign([header, parent, metadata, content]) !== sig.toString()) {
+          console.error(`jupyter client: dropped a ${channel} message with a bad signature`);
+          continue;
+        }
+        const msg: Message = {
+          header: JSON.parse(header.toString()),
+          parent_header: JSON.parse(parent.toString()),
+          metadata: JSON.parse(metadata.toString()),
+          content: JSON.parse(content.toString()),
+          channel,
+        };
+        this.dispatch(msg);
+      }
+    } catch (e) {
+      if (!this.closed) console.error(`jupyter client: ${channel} socket failed:`, e);
+    }
+  }
+
+  private dispatch(msg: Message): void {
+    const parentId = msg.parent_header.msg_id;
+    const p = parentId ? this.pending.get(parentId) : undefined;
+    if (!p) return;
+    if (msg.channel === "iopub") {
+      p.iopub.push(msg);
+      p.onIopub?.(msg);
+      if (msg.header.msg_type === "status" && msg.content.execution_state === "idle") p.idle = true;
+    } else {
+      p.reply = msg;
+    }
+    // A kernel may publish idle before it sends the reply: wait for both.
+    if (p.reply && p.idle) p.done();
+  }
+
+  /** Sends a request and waits for its reply and its iopub idle status. */
+  async request(
+    channel: Channel,
+    msgType: string,
+    content: Record<string, unknown>,
+    options: { timeoutMs?: number; onIopub?: (msg: Message) => void } = {},
+  ): Promise<{ reply: Message; iopub: Message[] }> {
+    const header: Header = {
+      msg_id: randomUUID(),
+      msg_type: msgType,
+      session: this.session,
+      username: "aigc-lab",
+      date: new Date().toISOString(),
+      version: "5.3",
+    };
+    const parts = [header, {}, {}, content].map((x) => Buffer.from(JSON.stringify(x)));
+    const sock = channel === "shell" ? this.shell : channel === "control" ? this.control : this.stdin;
+    const entry: Pending = { iopub: [], idle: false, onIopub: options.onIopub, done: () => {} };
+    const finished = new Promise<void>((resolve) => (entry.done = resolve));
+    this.pending.set(header.msg_id, entry);
+    try {
+      await sock.send([DELIM, Buffer.from(this.sign(parts)), ...parts]);
+      const timeoutMs = options.timeoutMs ?? 60000;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+      const exit = this.exited.then(() => "exit" as const);
+      const outcome = await Promise.race([finished.then(() => "done" as const), timeout, exit]);
+      clearTimeout(timer);
+      if (outcome === "timeout") throw new KernelTimeoutError(msgType, timeoutMs);
+      if (outcome === "exit" && !(entry.reply && entry.idle)) {
+        throw new Error(`kernel died while handling ${msgType} (code ${this.exitInfo?.code}, signal ${this.exitInfo?.signal})`);
+      }
+      return { reply: entry.reply!, iopub: entry.iopub };
+    } finally {
+      this.pending.delete(header.msg_id);
+    }
+  }
+
+  /** Runs code and collects its outputs (nbformat), updating earlier outputs that share a display id. */
+  async execute(code: string, options: { timeoutMs?: number; onIopub?: (msg: Message) => void; collector?: OutputCollector } = {}): Promise<ExecuteResult> {
+    const collector = options.collector ?? new OutputCollector(this.displays);
+    const { reply, iopub } = await this.request(
+      "shell",
+      "execute_request",
+      { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true },
+      {
+        timeoutMs: options.timeoutMs,
+        onIopub: (m) => {
+          collector.add(m);
+          options.onIopub?.(m);
+        },
+      },
+    );
+    return {
+      reply,
+      iopub,
+      outputs: collector.outputs,
+      executionCount: typeof reply.content.execution_count === "number" ? reply.content.execution_count : null,
+      status: reply.content.status,
+    };
+  }
+
+  /** Interrupts the running cell the way the kernelspec says (signal by default). */
+  async interrupt(mode: "signal" | "message" = "signal"): Promise<void> {
+    if (mode === "message") await this.request("control", "interrupt_request", {}, { timeoutMs: 10000 });
+    else this.process.kill("SIGINT");
+  }
+
+  /** True while the kernel process runs. */
+  get alive(): boolean {
+    return this.exitInfo === null;
+  }
+
+  /** Asks the kernel to shut down, waits for it to exit (killing it after `graceMs`), and closes the sockets. */
+  async shutdown(graceMs = 5000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.alive) {
+      try {
+        await this.request("control", "shutdown_request", { restart: false }, { timeoutMs: graceMs });
+      } catch {
+        // fall through to the kill below
+      }
+      const t = setTimeout(() => this.process.kill("SIGKILL"), graceMs);
+      await this.exited;
+      clearTimeout(t);
+    }
+    await this.close();
+    return this.exitInfo!;
+  }
+
+  private async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of [this.shell, this.control, this.stdin, this.iopub]) s.close();
+    fs.rmSync(path.dirname(this.connectionFile), { recursive: true, force: true });
+  }
+}
+
+export class KernelTimeoutError extends Error {
+  constructor(msgType: string, timeoutMs: number) {
+    super(`no answer to ${msgType} within ${(timeoutMs / 1000).toFixed(0)} s`);
+    this.name = "KernelTimeoutError";
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * Executes a notebook through a real kernel, cell by cell, like nbclient: collects streams, displays
+ * (updated in place by display id), results and errors; stops at the first failing cell; enforces a
+ * per-cell timeout; always shuts the kernel down; writes the executed notebook.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { KernelClient, KernelTimeoutError, Message, Output, OutputCollector } from "./client";
+import { findKernelSpec, KernelSpec } from "./kernelspec";
+
+export interface NotebookCell {
+  cell_type: "code" | "markdown" | "raw";
+  source: string | string[];
+  metadata: Record<string, unknown>;
+  outputs?: Output[];
+  execution_count?: number | null;
+  id?: string;
+}
+
+export interface Notebook {
+  cells: NotebookCell[];
+  metadata: Record<string, any>;
+  nbformat: number;
+  nbformat_minor: number;
+}
+
+export type CellStatus = "ok" | "error" | "timeout" | "not run";
+
+export interface CellReport {
+  /** 1-based position among all cells of the notebook. */
+  cell: number;
+  /** 1-based position among the code cells. */
+  codeCell: number;
+  status: CellStatus;
+  seconds: number;
+  /** The error text (ename: evalue and traceback) for a failed cell. */
+  error?: string;
+  /** The first line of the cell's source, to recognise it. */
+  firstLine: string;
+}
+
+export interface NotebookReport {
+  notebook: string;
+  ok: boolean;
+  cells: CellReport[];
+  failed?: CellReport;
+  seconds: number;
+  /** Where the executed notebook was written. */
+  executedPath?: string;
+  kernelName: string;
+}
+
+export interface RunOptions {
+  /** Path of the .ipynb to run. */
+  notebook: string;
+  /** Where to write the executed notebook. Default: not written. */
+  outPath?: string;
+  /** Kernelspec to use. Default: the one the notebook's metadata names, found on Jupyter's path. */
+  spec?: KernelSpec;
+  /** Extra environment for the kernel (e.g. AIGC_MODE). */
+  env?: Record<string, string>;
+  /** Per-cell timeout in milliseconds. Default: AIGC_CELL_TIMEOUT seconds, else 900 s. */
+  cellTimeoutMs?: number;
+  /** Progress callbacks. */
+  onCellStart?: (cell: number, codeCell: number, codeCells: number, firstLine: string) => void;
+  onCellEnd?: (report: CellReport) => void;
+  onIopub?: (cell: number, msg: Message) => void;
+  onKernelOutput?: (text: string) => void;
+}
+
+export function cellSource(cell: NotebookCell): string {
+  return Array.isArray(cell.source) ? cell.source.join("") : cell.source;
+}
+
+/** Reads and minimally validates a notebook file. */
+export function readNotebook(file: string): Notebook {
+  let nb: Notebook;
+  try {
+    nb = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`${file}: not a readable notebook (${(e as Error).message})`);
+  }
+  if (!Array.isArray(nb.cells) || nb.nbformat !== 4) throw new Error(`${file}: not an nbformat 4 notebook`);
+  return nb;
+}
+
+/** Splits text into nbformat's list-of-lines form. */
+export function toLines(text: string): string[] {
+  const lines = text.split(/(?<=\n)/);
+  return lines.length === 1 && lines[0] === "" ? [] : lines;
+}
+
+function errorText(outputs: Output[], status: string): string {
+  const errors = outputs.filter((o): o is Extract<Output, { output_type: "error" }> => o.output_type === "error");
+  if (errors.length) {
+    return errors.map((e) => [`${e.ename}: ${e.evalue}`, ...e.traceback.filter((t) => !t.startsWith(`${e.ename}: ${e.evalue}`))].join("\n")).join("\n");
+  }
+  // A kernel that sends no error message (plain tslab) writes the details to stderr.
+  const stderr = outputs
+    .filter((o): o is Extract<Output, { output_type: "stream" }> => o.output_type === "stream" && o.name === "stderr")
+    .map((o) => o.text)
+    .join("");
+  return stderr.trim() || `execute_reply status "${status}" with no error details`;
+}
+
+function firstLineOf(src: string): string {
+  const line = src.split("\n").find((l) => l.trim() !== "") ?? "";
+  return line.length > 72 ? line.slice(0, 69) + "..." : line;
+}
+
+/** Runs every code cell of a notebook in order; see the module comment. */
+export async function runNotebook(options: RunOptions): Promise<NotebookReport> {
+  const file = path.resolve(options.notebook);
+  const nb = readNotebook(file);
+  const kernelName: string = nb.metadata?.kernelspec?.name ?? "aigc-lab";
+  const spec = options.spec ?? findKernelSpec(kernelName).spec;
+  const timeoutMs = options.cellTimeoutMs ?? Number(process.env.AIGC_CELL_TIMEOUT ?? 900) * 1000;
+  const codeCells = nb.cells.filter((c) => c.cell_type === "code").length;
+  const started = Date.now();
+  const reports: CellReport[] = [];
+  for (const cell of nb.cells) {
+    if (cell.cell_type === "code") {
+      cell.outputs = [];
+      cell.execution_count = null;
+    }
+  }
+  const kernel = await KernelClient.start({ spec, cwd: path.dirname(file), env: options.env, onProcessOutput: options.onKernelOutput });
+  let failed: CellReport | undefined;
+  try {
+    let codeIndex = 0;
+    for (let i = 0; i < nb.cells.length; i++) {
+      const cell = nb.cells[i]!;
+      if (cell.cell_type !== "code") continue;
+      codeIndex++;
+      const src = cellSource(cell);
+      const first = firstLineOf(src);
+      if (failed) {
+        reports.push({ cell: i + 1, codeCell: codeIndex, status: "not run", seconds: 0, firstLine: first });
+        continue;
+      }
+      options.onCellStart?.(i + 1, codeIndex, codeCells, first);
+      const t0 = Date.now();
+      const collector = new OutputCollector(kernel.displays);
+      let report: CellReport;
+      try {
+        const result = await kernel.execute(src, { timeoutMs, collector, onIopub: (m) => options.onIopub?.(i + 1, m) });
+        cell.execution_count = result.executionCount;
+        const seconds = (Date.now() - t0) / 1000;
+        report =
+          result.status === "ok"
+            ? { cell: i + 1, codeCell: codeIndex, status: "ok", seconds, firstLine: first }
+            : { cell: i + 1, codeCell: codeIndex, status: "error", seconds, firstLine: first, error: errorText(collector.outputs, result.status) };
+      } catch (e) {
+        const seconds = (Date.now() - t0) / 1000;
+        const timedOut = e instanceof KernelTimeoutError;
+        report = { cell: i + 1, codeCell: codeIndex, status: timedOut ? "timeout" : "error", seconds, firstLine: first, error: (e as Error).message };
+        if (timedOut) {
+          collector.outputs.push({ output_type: "error", ename: "CellTimeout", evalue: report.error!, traceback: [`CellTimeout: ${report.error}`] });
+        }
+      }
+      cell.outputs = collector.outputs;
+      cell.metadata = { ...cell.metadata, execution: { seconds: Number(report.seconds.toFixed(3)) } };
+      reports.push(report);
+      options.onCellEnd?.(report);
+      if (report.status !== "ok") failed = report;
+    }
+  } finally {
+    await kernel.shutdown();
+  }
+  const report: NotebookReport = { notebook: file, ok: !failed, cells: reports, failed, seconds: (Date.now() - started) / 1000, kernelName };
+  if (options.outPath) {
+    fs.mkdirSync(path.dirname(options.outPath), { recursive: true });
+    const tmp = `${options.outPath}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(nb, null, 1) + "\n");
+    fs.renameSync(tmp, options.outPath);
+    report.executedPath = options.outPath;
+  }
+  return report;
+}
+
+/** One line naming the notebook, the cell and the error, for test failures and the terminal. */
+export function describeFailure(report: NotebookReport): string {
+  const f = report.failed;
+  if (!f) return `${path.basename(report.notebook)}: ok`;
+  return `${path.basename(report.notebook)}: cell ${f.cell} (code cell ${f.codeCell}: ${f.firstLine}) ${f.status === "timeout" ? "timed out" : "failed"}:\n${f.error}`;
+}
