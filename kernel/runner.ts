@@ -66,6 +66,8 @@ export interface RunOptions {
   onCellEnd?: (report: CellReport) => void;
   onIopub?: (cell: number, msg: Message) => void;
   onKernelOutput?: (text: string) => void;
+  /** Replaces a code cell's source before it runs (e.g. an exercise by its reference solution). */
+  transformSource?: (cell: NotebookCell, source: string) => string;
 }
 
 export function cellSource(cell: NotebookCell): string {
@@ -132,7 +134,7 @@ export async function runNotebook(options: RunOptions): Promise<NotebookReport> 
       const cell = nb.cells[i]!;
       if (cell.cell_type !== "code") continue;
       codeIndex++;
-      const src = cellSource(cell);
+      const src = options.transformSource ? options.transformSource(cell, cellSource(cell)) : cellSource(cell);
       const first = firstLineOf(src);
       if (failed) {
         reports.push({ cell: i + 1, codeCell: codeIndex, status: "not run", seconds: 0, firstLine: first });
@@ -183,4 +185,25 @@ export function describeFailure(report: NotebookReport): string {
   const f = report.failed;
   if (!f) return `${path.basename(report.notebook)}: ok`;
   return `${path.basename(report.notebook)}: cell ${f.cell} (code cell ${f.codeCell}: ${f.firstLine}) ${f.status === "timeout" ? "timed out" : "failed"}:\n${f.error}`;
+}
+
+/** The exercise id of a cell (`metadata.aigc.exercise`), if it is an exercise. */
+export function exerciseId(cell: NotebookCell): string | undefined {
+  const aigc = cell.metadata?.["aigc"] as { exercise?: unknown } | undefined;
+  return typeof aigc?.exercise === "string" ? aigc.exercise : undefined;
+}
+
+/**
+ * A transform that swaps every exercise cell for its reference solution in
+ * notebooks/solutions/<notebook name>/<exercise id>.ts; throws if a solution is missing.
+ */
+export function solutionsTransform(notebookPath: string): (cell: NotebookCell, source: string) => string {
+  const dir = path.join(path.dirname(notebookPath), "solutions", path.basename(notebookPath, ".ipynb"));
+  return (cell, source) => {
+    const id = exerciseId(cell);
+    if (!id) return source;
+    const file = path.join(dir, `${id}.ts`);
+    if (!fs.existsSync(file)) throw new Error(`exercise "${id}" has no reference solution at ${file}`);
+    return fs.readFileSync(file, "utf8");
+  };
 }

@@ -7,3 +7,6 @@ export * from "./plot";
 export * from "./display";
 export * from "./png";
 export * from "./mode";
+export * from "./checkpoint";
+export * from "./train";
+export * from "./exercise";
