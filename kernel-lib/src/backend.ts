@@ -6,6 +6,7 @@
  * libtensorflow); they are used when the user has installed them. Taught in notebooks/00-tour.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
+import { registerWasmKernels } from "./wasm-kernels";
 
 /** The backends in order of preference. */
 export const BACKEND_ORDER = ["tfjs-node-gpu", "tfjs-node", "webgpu", "wasm", "cpu"] as const;
@@ -105,6 +106,8 @@ async function tryWasm(): Promise<Attempt> {
   } catch (e) {
     return { ok: false, reason: `failed to load: ${errorText(e)}` };
   }
+  // Before activation, so the smoke test and every later op already see the added kernels.
+  registerWasmKernels();
   if (!(await activate("wasm"))) return { ok: false, reason: "failed to initialise" };
   const simd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT");
   const threads = tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT");
@@ -144,6 +147,8 @@ export async function useBestBackend(options: BackendOptions = {}): Promise<Back
   }
   const forced = forcedRaw as BackendName | "";
   if (current && (!forced || forced === current.name)) {
+    // Someone may have switched with tf.setBackend since (a test comparing with cpu does): switch back.
+    if (tf.getBackend() !== current.tfName) await tf.setBackend(current.tfName);
     if (verbose) console.log(current.summary);
     return current;
   }
