@@ -10,3 +10,4 @@ export * from "./mode";
 export * from "./checkpoint";
 export * from "./train";
 export * from "./exercise";
+export * from "./report";
