@@ -66,6 +66,8 @@ export interface RunOptions {
   onCellEnd?: (report: CellReport) => void;
   onIopub?: (cell: number, msg: Message) => void;
   onKernelOutput?: (text: string) => void;
+  /** Runs after the last cell, before the kernel shuts down (e.g. to execute extra checks in the same kernel). */
+  beforeShutdown?: (kernel: KernelClient, nb: Notebook) => Promise<void>;
   /** Replaces a code cell's source before it runs (e.g. an exercise by its reference solution). */
   transformSource?: (cell: NotebookCell, source: string) => string;
 }
@@ -166,6 +168,7 @@ export async function runNotebook(options: RunOptions): Promise<NotebookReport> 
       options.onCellEnd?.(report);
       if (report.status !== "ok") failed = report;
     }
+    if (!failed && options.beforeShutdown) await options.beforeShutdown(kernel, nb);
   } finally {
     await kernel.shutdown();
   }

@@ -13,21 +13,20 @@ export const exerciseResults: Record<string, { passed: boolean; message: string 
 
 /**
  * Runs `test` (which throws when the learner's answer is wrong) and prints a verdict: "correct", or
- * "not yet" with what was wrong and the hint. Returns whether it passed.
+ * "not yet" with what was wrong and the hint. The verdict is kept in {@link exerciseResults}; nothing is
+ * returned, so a check cell shows only the verdict.
  */
-export async function checkExercise(id: string, test: () => void | Promise<void>, hint: string): Promise<boolean> {
+export async function checkExercise(id: string, test: () => void | Promise<void>, hint: string): Promise<void> {
   try {
     await test();
     exerciseResults[id] = { passed: true, message: "correct" };
     console.log(`Exercise ${id}: correct.`);
-    return true;
   } catch (e) {
     const what = e instanceof Error ? e.message : String(e);
     exerciseResults[id] = { passed: false, message: what };
     const text = `Exercise ${id}: not yet. ${what}\nHint: ${hint}`;
     if ((process.env.AIGC_EXERCISES ?? "").toLowerCase() === "strict") throw new Error(text);
     console.log(text);
-    return false;
   }
 }
 

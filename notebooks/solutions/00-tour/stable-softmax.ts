@@ -1,0 +1,9 @@
+import { todo } from "kernel-lib";
+
+function stableSoftmax(scores: number[]): number[] {
+  if (scores.length === 0) return todo("softmax of an empty array is undefined");
+  const m = Math.max(...scores);
+  const exps = scores.map((z) => Math.exp(z - m));
+  const total = exps.reduce((s, e) => s + e, 0);
+  return exps.map((e) => e / total);
+}
