@@ -11,3 +11,4 @@ export * from "./checkpoint";
 export * from "./train";
 export * from "./exercise";
 export * from "./report";
+export * from "./fashion-mnist";
