@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { registerWasmKernels } from "./wasm-kernels";
+import { registerFastKernels } from "./fast";
 
 /** The backends in order of preference. */
 export const BACKEND_ORDER = ["tfjs-node-gpu", "tfjs-node", "webgpu", "wasm", "cpu"] as const;
@@ -32,7 +33,7 @@ export interface BackendOptions {
   verbose?: boolean;
 }
 
-type Attempt = { ok: true; tfName: string; detail?: string } | { ok: false; reason: string };
+type Attempt = { ok: true; tfName: string; label?: string; detail?: string } | { ok: false; reason: string };
 
 function errorText(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
@@ -108,10 +109,16 @@ async function tryWasm(): Promise<Attempt> {
   }
   // Before activation, so the smoke test and every later op already see the added kernels.
   registerWasmKernels();
+  const fast = registerFastKernels();
   if (!(await activate("wasm"))) return { ok: false, reason: "failed to initialise" };
   const simd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT");
   const threads = tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT");
-  return { ok: true, tfName: "wasm", detail: `${simd ? "SIMD" : "no SIMD"}, ${threads ? "threads" : "1 thread"}` };
+  return {
+    ok: true,
+    tfName: "wasm",
+    label: fast.native ? "wasm+native" : "wasm",
+    detail: `${simd ? "SIMD" : "no SIMD"}, ${threads ? "threads" : "1 thread"}, ${fast.detail}`,
+  };
 }
 
 async function tryCpu(): Promise<Attempt> {
@@ -163,7 +170,7 @@ export async function useBestBackend(options: BackendOptions = {}): Promise<Back
           ? "skipped " + skipped.map((s) => `${s.name} (${s.reason})`).join(", ")
           : "the first choice";
       const detail = result.detail ? ` [${result.detail}]` : "";
-      const summary = `kernel-lib backend: ${name}${detail}; ${why}`;
+      const summary = `kernel-lib backend: ${result.label ?? name}${detail}; ${why}`;
       current = { name, tfName: result.tfName, skipped, forced: !!forced, summary };
       if (verbose) console.log(summary);
       return current;

@@ -12,3 +12,5 @@ export * from "./train";
 export * from "./exercise";
 export * from "./report";
 export * from "./fashion-mnist";
+export * from "./wasm-kernels";
+export * from "./fast";

@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "aigc_fast",
+      "sources": ["src/fast.cc"],
+      "cflags_cc!": ["-fno-exceptions", "-O2"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-math-errno"],
+      "cflags!": ["-O2"],
+      "cflags": ["-O3"]
+    }
+  ]
+}

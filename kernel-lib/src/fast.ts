@@ -1,0 +1,304 @@
+/**
+ * The fast CPU route: the wasm backend with its hot kernels replaced.
+ *
+ * With the native addon (kernel-lib/native, built by `npm install` through the root "prepare"
+ * script), BatchMatMul, _FusedMatMul, Sum and Tanh run as multithreaded native code that reads and
+ * writes tensors in place in the wasm heap. Without it (no compiler, `AIGC_NATIVE=0`), matMul with
+ * transpose flags is repaired by transposing explicitly first: wasm's transposed matMul is 12-25x
+ * slower than the plain one, and every gradient uses it. backend.ts calls
+ * {@link registerFastKernels} when it activates wasm. Taught in notebooks/00-tour.ipynb (backends).
+ */
+import * as path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+
+/** The addon's functions (kernel-lib/native/src/fast.cc documents the arguments). */
+export interface NativeKernels {
+  gemm(
+    heap: ArrayBuffer,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    aOffs: Uint32Array,
+    rsA: number,
+    csA: number,
+    bOffs: Uint32Array,
+    rsB: number,
+    csB: number,
+    cOff: number,
+    biasOffs: Uint32Array | null,
+    rsBias: number,
+    csBias: number,
+    activation: number,
+    alpha: number,
+    preluOffs: Uint32Array | null,
+    rsPrelu: number,
+    csPrelu: number,
+  ): void;
+  sum(heap: ArrayBuffer, xOff: number, yOff: number, outer: number, reduce: number, inner: number): void;
+  tanh(heap: ArrayBuffer, xOff: number, yOff: number, n: number): void;
+  info(): { simd: "avx2" | "portable"; threads: number };
+}
+
+/** Where `npm install` puts the addon, relative to kernel-lib/dist (or kernel-lib/src under ts-node). */
+const ADDON_PATH = path.join(__dirname, "..", "native", "build", "Release", "aigc_fast.node");
+
+/** The addon, or why it is not there. `AIGC_NATIVE=0` turns it off (to compare, or to debug). */
+export function loadNative(): { ok: true; native: NativeKernels } | { ok: false; reason: string } {
+  if (process.env.AIGC_NATIVE === "0") return { ok: false, reason: "AIGC_NATIVE=0" };
+  try {
+    return { ok: true, native: require(ADDON_PATH) as NativeKernels };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return {
+      ok: false,
+      reason: code === "MODULE_NOT_FOUND" ? "native addon not built (npm install needs a C++ compiler)" : `native addon failed to load: ${String(e).slice(0, 120)}`,
+    };
+  }
+}
+
+/** The parts of tfjs-backend-wasm's BackendWasm used here (its own types ship as ESM only). */
+interface WasmBackend {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: object): boolean;
+}
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+
+/** tfjs's _FusedMatMul activation names, numbered as fast.cc's `Activation`. */
+const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, prelu: 3, elu: 4, leakyrelu: 5, sigmoid: 6 };
+
+/** The wasm package's own kernels, saved the first time so re-registering never wraps a wrapper. */
+const originals = new Map<string, tf.KernelConfig>();
+
+function original(name: string): tf.KernelConfig {
+  const k = originals.get(name);
+  if (!k) throw new Error(`kernel-lib: no original wasm kernel ${name}`);
+  return k;
+}
+
+function callOriginal(name: string, args: KernelArgs): tf.TensorInfo {
+  return original(name).kernelFunc(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+}
+
+/** Replaces a wasm kernel, keeping the original's setupFunc (it runs when the backend starts). */
+function override(name: string, kernelFunc: (args: KernelArgs) => tf.TensorInfo): void {
+  const current = tf.getKernel(name, "wasm");
+  if (!current) return;
+  if (!originals.has(name)) originals.set(name, current);
+  const orig = originals.get(name)!;
+  tf.unregisterKernel(name, "wasm");
+  const config: tf.KernelConfig = { kernelName: name, backendName: "wasm", kernelFunc: kernelFunc as tf.KernelFunc };
+  if (orig.setupFunc) config.setupFunc = orig.setupFunc;
+  if (orig.disposeFunc) config.disposeFunc = orig.disposeFunc;
+  tf.registerKernel(config);
+}
+
+const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Float offset of a tensor in the wasm heap (malloc aligns to 8 bytes at least). */
+function floatOffset(backend: WasmBackend, t: tf.TensorInfo): number {
+  return backend.dataIdMap.get(t.dataId).memoryOffset / 4;
+}
+
+/**
+ * Strides (in elements) of `shape`, aligned to the right of `outShape`, with 0 on broadcast axes:
+ * the element of a broadcast operand at out index (i_0..i_n) is at sum(i_d * stride_d).
+ */
+function broadcastStrides(shape: number[], outShape: number[]): number[] {
+  const strides = new Array<number>(outShape.length).fill(0);
+  let stride = 1;
+  for (let d = shape.length - 1, o = outShape.length - 1; d >= 0; d--, o--) {
+    strides[o] = shape[d] === 1 && outShape[o] !== 1 ? 0 : stride;
+    stride *= shape[d]!;
+  }
+  return strides;
+}
+
+/** Per-batch float offsets of an operand: base + sum over batch axes of index * stride. */
+function batchOffsets(base: number, batchStrides: number[], outBatch: number[]): Uint32Array {
+  const total = size(outBatch);
+  const offs = new Uint32Array(total);
+  const idx = new Array<number>(outBatch.length).fill(0);
+  for (let b = 0; b < total; b++) {
+    let off = base;
+    for (let d = 0; d < idx.length; d++) off += idx[d]! * batchStrides[d]!;
+    offs[b] = off;
+    for (let d = idx.length - 1; d >= 0; d--) {
+      if (++idx[d]! < outBatch[d]!) break;
+      idx[d] = 0;
+    }
+  }
+  return offs;
+}
+
+/** A [.., M, N]-broadcast operand (bias, prelu weights) as per-batch offsets and row/column strides. */
+function epilogueOperand(backend: WasmBackend, t: tf.TensorInfo | undefined, outShape: number[]) {
+  if (!t) return { offs: null, rs: 0, cs: 0 };
+  if (t.shape.length > outShape.length) throw new Error(`_FusedMatMul: operand [${t.shape}] has more axes than the output [${outShape}]`);
+  const strides = broadcastStrides(t.shape, outShape);
+  const r = outShape.length;
+  return {
+    offs: batchOffsets(floatOffset(backend, t), strides.slice(0, r - 2), outShape.slice(0, r - 2)),
+    rs: strides[r - 2]!,
+    cs: strides[r - 1]!,
+  };
+}
+
+/**
+ * C = act(op(A) op(B) + bias) on the native SGEMM, for any transpose flags and broadcast batch axes.
+ * Falls back to the original wasm kernel for non-float32 inputs (which it rejects with its own error).
+ */
+function nativeMatMul(native: NativeKernels, name: string, args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackend;
+  const { a, b, bias, preluActivationWeights } = args.inputs;
+  const attrs = args.attrs ?? {};
+  if (!a || !b || a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length < 2 || b.shape.length < 2) {
+    return callOriginal(name, args);
+  }
+  const transposeA = !!attrs.transposeA;
+  const transposeB = !!attrs.transposeB;
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
+  const ka = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+  const kb = transposeB ? b.shape[rb - 1]! : b.shape[rb - 2]!;
+  const n = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
+  if (ka !== kb) {
+    throw new Error(`Error in matMul: inner shapes (${ka}) and (${kb}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`);
+  }
+  const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const outShape = [...outBatch, m, n];
+  const activation = String(attrs.activation ?? "linear");
+  const act = ACTIVATIONS[activation];
+  if (act === undefined) throw new Error(`_FusedMatMul: unknown activation ${activation}`);
+  // 1) Allocate first: malloc may grow the wasm memory, and every offset and view is taken after.
+  const out = backend.makeOutput(outShape, "float32");
+  if (size(outShape) === 0) return out;
+  const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
+  // 2) Row/column strides of the stored matrices: a transpose is only a change of strides.
+  const aOffs = batchOffsets(floatOffset(backend, a), broadcastStrides(a.shape.slice(0, -2), outBatch).map((s) => s * m * ka), outBatch);
+  const bOffs = batchOffsets(floatOffset(backend, b), broadcastStrides(b.shape.slice(0, -2), outBatch).map((s) => s * ka * n), outBatch);
+  const biasOp = epilogueOperand(backend, bias, outShape);
+  const preluOp = epilogueOperand(backend, preluActivationWeights, outShape);
+  // 3) One native call for all batches (it splits them over its threads).
+  native.gemm(
+    heap,
+    aOffs.length,
+    m,
+    n,
+    ka,
+    aOffs,
+    transposeA ? 1 : ka,
+    transposeA ? m : 1,
+    bOffs,
+    transposeB ? 1 : n,
+    transposeB ? ka : 1,
+    floatOffset(backend, out),
+    biasOp.offs,
+    biasOp.rs,
+    biasOp.cs,
+    act,
+    Number(attrs.leakyreluAlpha ?? 0.2),
+    preluOp.offs,
+    preluOp.rs,
+    preluOp.cs,
+  );
+  return out;
+}
+
+/** Sum over one contiguous run of axes ([outer, reduce, inner] view) natively; else the original. */
+function nativeSum(native: NativeKernels, args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackend;
+  const x = args.inputs.x!;
+  const attrs = args.attrs ?? {};
+  const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape).sort((p, q) => p - q);
+  const contiguous = axes.every((ax, i) => i === 0 || ax === axes[i - 1]! + 1);
+  if (x.dtype !== "float32" || axes.length === 0 || !contiguous) return callOriginal("Sum", args);
+  const first = axes[0]!;
+  const last = axes[axes.length - 1]!;
+  const outer = size(x.shape.slice(0, first));
+  const reduce = size(x.shape.slice(first, last + 1));
+  const inner = size(x.shape.slice(last + 1));
+  const outShape = attrs.keepDims ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d)) : x.shape.filter((_, i) => i < first || i > last);
+  const out = backend.makeOutput(outShape, "float32");
+  if (outer * inner === 0) return out;
+  native.sum(backend.wasm.HEAPU8.buffer as ArrayBuffer, floatOffset(backend, x), floatOffset(backend, out), outer, reduce, inner);
+  return out;
+}
+
+function nativeTanh(native: NativeKernels, args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackend;
+  const x = args.inputs.x!;
+  if (x.dtype !== "float32") return callOriginal("Tanh", args);
+  const out = backend.makeOutput(x.shape, "float32");
+  const n = size(x.shape);
+  if (n > 0) native.tanh(backend.wasm.HEAPU8.buffer as ArrayBuffer, floatOffset(backend, x), floatOffset(backend, out), n);
+  return out;
+}
+
+/** Swaps the last two axes with the original wasm Transpose kernel (fast, unlike transposed matMul). */
+function swapLastAxes(t: tf.TensorInfo, backend: unknown): tf.TensorInfo {
+  const perm = t.shape.map((_, i) => i);
+  const r = perm.length;
+  [perm[r - 2], perm[r - 1]] = [perm[r - 1]!, perm[r - 2]!];
+  return callOriginal("Transpose", { inputs: { x: t }, backend, attrs: { perm } });
+}
+
+/** Without the addon: transpose explicitly, then the plain (fast) wasm matMul. */
+function repairedMatMul(name: string, args: KernelArgs): tf.TensorInfo {
+  const attrs = args.attrs ?? {};
+  const { a, b } = args.inputs;
+  if (!a || !b || (!attrs.transposeA && !attrs.transposeB) || a.dtype !== "float32" || b.dtype !== "float32") {
+    return callOriginal(name, args);
+  }
+  const backend = args.backend as WasmBackend;
+  const temps: tf.TensorInfo[] = [];
+  const at = attrs.transposeA ? swapLastAxes(a, backend) : a;
+  const bt = attrs.transposeB ? swapLastAxes(b, backend) : b;
+  if (at !== a) temps.push(at);
+  if (bt !== b) temps.push(bt);
+  try {
+    return callOriginal(name, { ...args, inputs: { ...args.inputs, a: at, b: bt }, attrs: { ...attrs, transposeA: false, transposeB: false } });
+  } finally {
+    for (const t of temps) backend.disposeData(t.dataId);
+  }
+}
+
+/** What {@link registerFastKernels} installed. */
+export interface FastKernels {
+  /** True when the native addon runs matMul, Sum and Tanh. */
+  native: boolean;
+  /** Words for backend.ts's summary line, e.g. "native sgemm AVX2 2 threads". */
+  detail: string;
+}
+
+/** Replaces the wasm backend's matMul (and, with the addon, Sum and Tanh) kernels. Idempotent. */
+export function registerFastKernels(): FastKernels {
+  // Transpose is only used, never replaced; record it so the repair can call it.
+  const transpose = tf.getKernel("Transpose", "wasm");
+  if (transpose && !originals.has("Transpose")) originals.set("Transpose", transpose);
+  const loaded = loadNative();
+  if (loaded.ok) {
+    const native = loaded.native;
+    override("BatchMatMul", (args) => nativeMatMul(native, "BatchMatMul", args));
+    override("_FusedMatMul", (args) => nativeMatMul(native, "_FusedMatMul", args));
+    override("Sum", (args) => nativeSum(native, args));
+    override("Tanh", (args) => nativeTanh(native, args));
+    const info = native.info();
+    return { native: true, detail: `native sgemm ${info.simd === "avx2" ? "AVX2" : "portable"} ${info.threads} thread${info.threads === 1 ? "" : "s"}` };
+  }
+  override("BatchMatMul", (args) => repairedMatMul("BatchMatMul", args));
+  override("_FusedMatMul", (args) => repairedMatMul("_FusedMatMul", args));
+  for (const name of ["Sum", "Tanh"]) {
+    // A previous call with the addon may have replaced these; put the package's own back.
+    const orig = originals.get(name);
+    if (orig) {
+      tf.unregisterKernel(name, "wasm");
+      tf.registerKernel(orig);
+    }
+  }
+  return { native: false, detail: `${loaded.reason}; explicit-transpose matMul` };
+}
