@@ -39,8 +39,9 @@ type TslabWrite = (content: DisplayContent, update: boolean) => void;
 function tslabWriter(): TslabWrite | undefined {
   // Plain tslab exposes the current cell's display writer as a module variable.
   try {
-    const jupyter = require("tslab/dist/jupyter") as { lastWriteDisplayData?: TslabWrite };
-    return jupyter.lastWriteDisplayData;
+    const jupyter = require("tslab/dist/jupyter") as { lastWriteDisplayData?: TslabWrite | null };
+    // tslab sets it to null outside a kernel (a script, a test): that is "no writer", not a writer.
+    return jupyter.lastWriteDisplayData ?? undefined;
   } catch {
     return undefined;
   }
