@@ -16,5 +16,6 @@ export * from "./attention";
 export * from "./transformer";
 export * from "./text";
 export * from "./char-lm";
+export * from "./vae";
 export * from "./wasm-kernels";
 export * from "./fast";
