@@ -68,6 +68,8 @@ export interface RunOptions {
   onKernelOutput?: (text: string) => void;
   /** Runs after the last cell, before the kernel shuts down (e.g. to execute extra checks in the same kernel). */
   beforeShutdown?: (kernel: KernelClient, nb: Notebook) => Promise<void>;
+  /** Runs after the cells whether or not one failed, before beforeShutdown (the report asks the kernel for seed and backend). */
+  afterCells?: (kernel: KernelClient) => Promise<void>;
   /** Replaces a code cell's source before it runs (e.g. an exercise by its reference solution). */
   transformSource?: (cell: NotebookCell, source: string) => string;
 }
@@ -168,6 +170,7 @@ export async function runNotebook(options: RunOptions): Promise<NotebookReport> 
       options.onCellEnd?.(report);
       if (report.status !== "ok") failed = report;
     }
+    await options.afterCells?.(kernel);
     if (!failed && options.beforeShutdown) await options.beforeShutdown(kernel, nb);
   } finally {
     await kernel.shutdown();
