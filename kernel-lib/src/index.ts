@@ -19,3 +19,4 @@ export * from "./char-lm";
 export * from "./vae";
 export * from "./wasm-kernels";
 export * from "./fast";
+export * from "./rich";
