@@ -29,6 +29,8 @@ export interface TrainOptions {
   progress?: boolean;
   /** Metrics to draw on the live chart. Default: all. */
   chart?: string[];
+  /** Logarithmic y axis on the live chart (for terms of different sizes, like a VAE's). Default false. */
+  logY?: boolean;
   /** Throw if the tensor count grows from one step to the next. Default true. */
   checkLeaks?: boolean;
   /** Periodic checkpoints (also written when the run is interrupted and at the end). */
@@ -78,7 +80,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (!Number.isInteger(total) || total < start) throw new RangeError(`train: steps (${total}) must be an integer >= startStep (${start})`);
   const evalEvery = Math.max(1, options.evalEvery ?? Math.ceil((total - start) / 10));
   const checkLeaks = options.checkLeaks ?? true;
-  const progress = options.progress === false ? null : new Progress({ total, title: options.title ?? "training", chart: options.chart });
+  const progress = options.progress === false ? null : new Progress({ total, title: options.title ?? "training", chart: options.chart, logY: options.logY });
   const history: TrainResult["history"] = {};
   const last: Record<string, number> = {};
   const record = (step: number, metrics: Record<string, number>) => {
