@@ -11,7 +11,8 @@
 // - The AVX2/FMA micro-kernel is compiled with __attribute__((target)) and chosen by a runtime CPU
 //   check, so the addon loads (with a portable kernel) on CPUs without AVX2.
 // - Threads wait on a condition variable, never spin: with 2 cores shared with other processes a
-//   spinning pool slowed a kernel 7x.
+//   spinning pool slowed a kernel 7x. Work is split into chunks claimed from a counter, so a worker
+//   that the OS does not schedule in time never delays a call.
 
 #include <node_api.h>
 
@@ -47,44 +48,57 @@ constexpr int NC = 3072;  // multiple of NR
 class Pool {
  public:
   explicit Pool(int n) {
-    for (int i = 1; i < n; i++) workers_.emplace_back([this, i] { Loop(i); });
+    for (int i = 1; i < n; i++) workers_.emplace_back([this] { Loop(); });
     // The pool lives for the whole process; detached workers end with it.
     for (auto& w : workers_) w.detach();
   }
   int Size() const { return static_cast<int>(workers_.size()) + 1; }
 
-  // Runs f(0..Size()-1) in parallel, the caller taking part 0; returns when all parts finished.
-  void Run(const std::function<void(int)>& f) {
+  // Runs f(0..chunks-1), each chunk once, on the caller and whichever workers wake in time.
+  // Chunks are claimed from an atomic counter, so a worker descheduled by another process (2 shared
+  // cores) never holds the call up: the caller does the remaining chunks itself and only waits for
+  // chunks a worker already started.
+  void Run(int chunks, const std::function<void(int)>& f) {
     std::lock_guard<std::mutex> one(run_mu_);  // one parallel call at a time (worker_threads)
-    if (workers_.empty()) {
-      f(0);
+    if (workers_.empty() || chunks <= 1) {
+      for (int c = 0; c < chunks; c++) f(c);
       return;
     }
     {
       std::lock_guard<std::mutex> lk(mu_);
       task_ = &f;
-      pending_ = static_cast<int>(workers_.size());
+      chunks_ = chunks;
+      next_.store(0);
+      open_ = true;
       generation_++;
     }
     cv_.notify_all();
-    f(0);
+    Drain(f, chunks);
     std::unique_lock<std::mutex> lk(mu_);
-    done_.wait(lk, [this] { return pending_ == 0; });
+    open_ = false;  // workers waking from now on skip this call
+    done_.wait(lk, [this] { return active_ == 0; });
     task_ = nullptr;
   }
 
  private:
-  void Loop(int id) {
+  void Drain(const std::function<void(int)>& f, int chunks) {
+    for (int c = next_.fetch_add(1); c < chunks; c = next_.fetch_add(1)) f(c);
+  }
+
+  void Loop() {
     uint64_t seen = 0;
     std::unique_lock<std::mutex> lk(mu_);
     for (;;) {
       cv_.wait(lk, [&] { return generation_ != seen; });
       seen = generation_;
+      if (!open_) continue;
       const std::function<void(int)>* t = task_;
+      const int chunks = chunks_;
+      active_++;
       lk.unlock();
-      (*t)(id);
+      Drain(*t, chunks);
       lk.lock();
-      if (--pending_ == 0) done_.notify_one();
+      if (--active_ == 0) done_.notify_one();
     }
   }
 
@@ -94,8 +108,11 @@ class Pool {
   std::condition_variable cv_;
   std::condition_variable done_;
   const std::function<void(int)>* task_ = nullptr;
+  std::atomic<int> next_{0};
+  int chunks_ = 0;
+  bool open_ = false;
+  int active_ = 0;
   uint64_t generation_ = 0;
-  int pending_ = 0;
 };
 
 int DefaultThreads() {
@@ -494,31 +511,35 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   };
 
   Pool& pool = ThePool();
-  const int threads = pool.Size();
   const double flops = 2.0 * batch * m * n * k;
   // Waking a sleeping worker costs a few microseconds: only worth it above ~0.5 MFLOP.
-  if (threads == 1 || flops < 5e5) {
+  if (pool.Size() == 1 || flops < 5e5) {
     for (long bi = 0; bi < batch; bi++) one(bi, 0, static_cast<int>(m), 0, static_cast<int>(n));
-  } else if (batch >= threads) {
-    pool.Run([&](int t) {
-      for (long bi = t; bi < batch; bi += threads) one(bi, 0, static_cast<int>(m), 0, static_cast<int>(n));
-    });
-  } else {
-    // Few large matrices: each thread takes a slab of rows (or columns, when C is wide).
-    const bool byRows = m >= n;
-    pool.Run([&](int t) {
-      int lo, hi;
-      for (long bi = 0; bi < batch; bi++) {
-        if (byRows) {
-          Split(static_cast<int>(m), threads, t, MR, &lo, &hi);
-          one(bi, lo, hi, 0, static_cast<int>(n));
-        } else {
-          Split(static_cast<int>(n), threads, t, NR, &lo, &hi);
-          one(bi, 0, static_cast<int>(m), lo, hi);
-        }
-      }
-    });
+    return nullptr;
   }
+  // About four chunks per thread, for balance when a core is busy with another process. Many
+  // matrices: whole matrices per chunk. Few: slabs of rows, or of columns when C is wide (each slab
+  // packs the whole other operand again, so slabs stay at least 48 rows / 64 columns).
+  const int target = 4 * pool.Size();
+  if (batch >= target) {
+    pool.Run(target, [&](int c) {
+      for (long bi = batch * c / target; bi < batch * (c + 1) / target; bi++) one(bi, 0, static_cast<int>(m), 0, static_cast<int>(n));
+    });
+    return nullptr;
+  }
+  const bool byRows = m >= n;
+  const long extent = byRows ? m : n;
+  const long perBatch = std::max(1L, std::min((target + batch - 1) / batch, extent / (byRows ? 48 : 64)));
+  pool.Run(static_cast<int>(batch * perBatch), [&](int c) {
+    const long bi = c / perBatch;
+    int lo, hi;
+    Split(static_cast<int>(extent), static_cast<int>(perBatch), static_cast<int>(c % perBatch), byRows ? MR : NR, &lo, &hi);
+    if (byRows) {
+      one(bi, lo, hi, 0, static_cast<int>(n));
+    } else {
+      one(bi, 0, static_cast<int>(m), lo, hi);
+    }
+  });
   return nullptr;
 }
 
@@ -570,7 +591,8 @@ napi_value Sum(napi_env env, napi_callback_info info) {
   if (pool.Size() == 1 || outer * reduce * inner < 65536) {
     part(0, 1);
   } else {
-    pool.Run([&](int t) { part(t, pool.Size()); });
+    const int chunks = 4 * pool.Size();
+    pool.Run(chunks, [&](int c) { part(c, chunks); });
   }
   return nullptr;
 }
@@ -657,10 +679,10 @@ napi_value Tanh(napi_env env, napi_callback_info info) {
   if (pool.Size() == 1 || n < 65536) {
     range(0, n);
   } else {
-    const int parts = pool.Size();
-    pool.Run([&](int t) {
+    const int chunks = 4 * pool.Size();
+    pool.Run(chunks, [&](int c) {
       int lo, hi;
-      Split(static_cast<int>(n), parts, t, 16, &lo, &hi);
+      Split(static_cast<int>(n), chunks, c, 16, &lo, &hi);
       range(lo, hi);
     });
   }

@@ -1,0 +1,233 @@
+/**
+ * The benchmark workloads of `npm run bench` (scripts/bench.ts), built from plain tfjs ops so they do
+ * not depend on lesson code. scripts/bench_torch.py defines the same models in PyTorch: keep the two
+ * in step (shapes, activations, losses, optimizers).
+ *
+ *   sgemm-N      C = A B, N x N x N
+ *   attention    causal multi-head attention fwd+bwd, B8 T128 d128 h4 (gradients of 4 projections)
+ *   vae          VAE step 784-512-256-16 (mu, logvar), B128, Bernoulli likelihood + KL, Adam
+ *   gan          GAN step, D (784-512-256-1) then G (100-256-512-784), B128, LeakyReLU 0.2, Adam
+ *   char-gpt     char-GPT step, 2 layers, 4 heads, d128, T64, B32, vocab 65, GELU (tanh), Adam
+ */
+import { tf } from "kernel-lib";
+
+/** One workload, set up on the active backend: `step` runs one iteration and settles. */
+export interface Workload {
+  step(): Promise<void>;
+  dispose(): void;
+}
+
+/** The workload names, in report order. */
+export const WORKLOADS = ["sgemm-256", "sgemm-512", "sgemm-1024", "attention", "vae", "gan", "char-gpt"] as const;
+export type WorkloadName = (typeof WORKLOADS)[number];
+
+/** Floating-point operations of one sgemm call, for GFLOP/s. */
+export const sgemmFlops = (n: number): number => 2 * n * n * n;
+
+/** Reads one number back, so asynchronous backends (WebGPU) have finished the step. */
+async function settle(t: tf.Tensor): Promise<void> {
+  await t.data();
+  t.dispose();
+}
+
+type Dense = { w: tf.Variable; b: tf.Variable };
+
+function dense(inputs: number, outputs: number, seed: number, vars: tf.Variable[]): Dense {
+  const w = tf.variable(tf.randomNormal([inputs, outputs], 0, Math.sqrt(2 / inputs), "float32", seed));
+  const b = tf.variable(tf.zeros([outputs]));
+  vars.push(w, b);
+  return { w, b };
+}
+
+/** x W + b on rank-2 x, with relu fused when asked (tfjs can differentiate fused relu and linear only). */
+function apply(x: tf.Tensor, l: Dense, activation: "linear" | "relu" = "linear"): tf.Tensor2D {
+  return tf.fused.matMul({ a: x as tf.Tensor2D, b: l.w as tf.Tensor2D, bias: l.b, activation }) as tf.Tensor2D;
+}
+
+/** Mean binary cross-entropy with logits, stable form: max(l, 0) - l y + log(1 + exp(-|l|)). */
+function bceWithLogits(logits: tf.Tensor, target: number | tf.Tensor): tf.Tensor {
+  const y = typeof target === "number" ? tf.scalar(target) : target;
+  return tf.mean(tf.add(tf.sub(tf.relu(logits), tf.mul(logits, y)), tf.log1p(tf.exp(tf.neg(tf.abs(logits))))));
+}
+
+function sgemm(n: number): Workload {
+  const a = tf.randomNormal([n, n], 0, 1, "float32", 1);
+  const b = tf.randomNormal([n, n], 0, 1, "float32", 2);
+  return {
+    step: () => settle(tf.tidy(() => tf.matMul(a, b).slice([0, 0], [1, 1]))),
+    dispose: () => tf.dispose([a, b]),
+  };
+}
+
+/** Causal multi-head self-attention on [B, T, d] (no batch-norm, no dropout). */
+function attend(x: tf.Tensor, wq: tf.Tensor, wk: tf.Tensor, wv: tf.Tensor, wo: tf.Tensor, heads: number, mask: tf.Tensor): tf.Tensor {
+  const [B, T, d] = x.shape as [number, number, number];
+  const dh = d / heads;
+  const x2 = x.reshape([B * T, d]);
+  const split = (w: tf.Tensor) => tf.matMul(x2, w).reshape([B, T, heads, dh]).transpose([0, 2, 1, 3]); // (B, h, T, dh)
+  const q = split(wq);
+  const k = split(wk);
+  const v = split(wv);
+  const att = tf.softmax(tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)), mask)); // (B, h, T, T)
+  const y = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B * T, d]); // (B*T, d)
+  return tf.matMul(y, wo).reshape([B, T, d]);
+}
+
+/** 0 on and below the diagonal, -1e9 above: adding it before softmax hides the future. */
+function causalMask(T: number): tf.Tensor {
+  return tf.tidy(() => tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)), -1e9));
+}
+
+function attention(): Workload {
+  const [B, T, d, h] = [8, 128, 128, 4];
+  const x = tf.randomNormal([B, T, d], 0, 1, "float32", 3);
+  const mask = causalMask(T);
+  const ws = [4, 5, 6, 7].map((s) => tf.variable(tf.randomNormal([d, d], 0, 1 / Math.sqrt(d), "float32", s)));
+  return {
+    step: async () => {
+      const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(attend(x, ws[0]!, ws[1]!, ws[2]!, ws[3]!, h, mask))) as tf.Scalar, ws);
+      tf.dispose(grads);
+      await settle(value);
+    },
+    dispose: () => tf.dispose([x, mask, ...ws]),
+  };
+}
+
+function vae(): Workload {
+  const B = 128;
+  const vars: tf.Variable[] = [];
+  const [e1, e2, mu, lv] = [dense(784, 512, 10, vars), dense(512, 256, 11, vars), dense(256, 16, 12, vars), dense(256, 16, 13, vars)];
+  const [d1, d2, d3] = [dense(16, 256, 14, vars), dense(256, 512, 15, vars), dense(512, 784, 16, vars)];
+  const x = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([B, 784], 0, 1, "float32", 17), 0.7), "float32"));
+  const opt = tf.train.adam(1e-3);
+  let seed = 100;
+  return {
+    step: async () => {
+      const eps = tf.randomNormal([B, 16], 0, 1, "float32", seed++);
+      const loss = opt.minimize(() => {
+        const h = apply(apply(x, e1, "relu"), e2, "relu");
+        const m = apply(h, mu);
+        const logvar = apply(h, lv);
+        const z = tf.add(m, tf.mul(tf.exp(tf.mul(logvar, 0.5)), eps));
+        const logits = apply(apply(apply(z, d1, "relu"), d2, "relu"), d3);
+        const rec = tf.mul(bceWithLogits(logits, x), 784); // summed over pixels, mean over the batch
+        const kl = tf.mul(-0.5, tf.mean(tf.sum(tf.sub(tf.sub(tf.add(1, logvar), tf.square(m)), tf.exp(logvar)), 1)));
+        return tf.add(rec, kl) as tf.Scalar;
+      }, true, vars)!;
+      eps.dispose();
+      await settle(loss);
+    },
+    dispose: () => {
+      tf.dispose([x, ...vars]);
+      opt.dispose();
+    },
+  };
+}
+
+function gan(): Workload {
+  const B = 128;
+  const gVars: tf.Variable[] = [];
+  const dVars: tf.Variable[] = [];
+  const g = [dense(100, 256, 20, gVars), dense(256, 512, 21, gVars), dense(512, 784, 22, gVars)];
+  const d = [dense(784, 512, 23, dVars), dense(512, 256, 24, dVars), dense(256, 1, 25, dVars)];
+  const real = tf.randomUniform([B, 784], -1, 1, "float32", 26);
+  const optG = tf.train.adam(2e-4, 0.5);
+  const optD = tf.train.adam(2e-4, 0.5);
+  const G = (z: tf.Tensor) => tf.tanh(apply(tf.leakyRelu(apply(tf.leakyRelu(apply(z, g[0]!), 0.2), g[1]!), 0.2), g[2]!));
+  const D = (x: tf.Tensor) => apply(tf.leakyRelu(apply(tf.leakyRelu(apply(x, d[0]!), 0.2), d[1]!), 0.2), d[2]!);
+  let seed = 200;
+  return {
+    step: async () => {
+      const z = tf.randomNormal([B, 100], 0, 1, "float32", seed++);
+      const lossD = optD.minimize(() => tf.add(bceWithLogits(D(real), 1), bceWithLogits(D(G(z)), 0)) as tf.Scalar, true, dVars)!;
+      const lossG = optG.minimize(() => bceWithLogits(D(G(z)), 1) as tf.Scalar, true, gVars)!;
+      z.dispose();
+      lossD.dispose();
+      await settle(lossG);
+    },
+    dispose: () => {
+      tf.dispose([real, ...gVars, ...dVars]);
+      optG.dispose();
+      optD.dispose();
+    },
+  };
+}
+
+function charGpt(): Workload {
+  const [L, H, d, T, B, V] = [2, 4, 128, 64, 32, 65];
+  const vars: tf.Variable[] = [];
+  const v = (shape: number[], seed: number, std = 0.02) => {
+    const t = tf.variable(tf.randomNormal(shape, 0, std, "float32", seed));
+    vars.push(t);
+    return t;
+  };
+  const ones = (n: number) => {
+    const t = tf.variable(tf.ones([n]));
+    vars.push(t);
+    return t;
+  };
+  const zeros = (n: number) => {
+    const t = tf.variable(tf.zeros([n]));
+    vars.push(t);
+    return t;
+  };
+  const wte = v([V, d], 30);
+  const wpe = v([T, d], 31);
+  const blocks = Array.from({ length: L }, (_, l) => ({
+    ln1g: ones(d), ln1b: zeros(d), wqkv: v([d, 3 * d], 40 + l), bqkv: zeros(3 * d), wo: v([d, d], 50 + l), bo: zeros(d),
+    ln2g: ones(d), ln2b: zeros(d), w1: v([d, 4 * d], 60 + l), b1: zeros(4 * d), w2: v([4 * d, d], 70 + l), b2: zeros(d),
+  }));
+  const lnfg = ones(d);
+  const lnfb = zeros(d);
+  const head = v([d, V], 80);
+  const mask = causalMask(T);
+  const idx = tf.randomUniform([B, T], 0, V, "int32", 81);
+  const targets = tf.oneHot(tf.randomUniform([B * T], 0, V, "int32", 82), V);
+  const opt = tf.train.adam(1e-3);
+  const layerNorm = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), g), b);
+  };
+  const gelu = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))));
+  const lin = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b });
+  const forward = () => {
+    let x: tf.Tensor = tf.add(tf.gather(wte, idx), wpe).reshape([B * T, d]); // (B*T, d)
+    for (const k of blocks) {
+      const qkv = lin(layerNorm(x, k.ln1g, k.ln1b), k.wqkv, k.bqkv); // (B*T, 3d)
+      const heads = (i: number) => qkv.slice([0, i * d], [B * T, d]).reshape([B, T, H, d / H]).transpose([0, 2, 1, 3]); // (B, H, T, dh)
+      const att = tf.softmax(tf.add(tf.mul(tf.matMul(heads(0), heads(1), false, true), 1 / Math.sqrt(d / H)), mask));
+      const y = tf.matMul(att, heads(2)).transpose([0, 2, 1, 3]).reshape([B * T, d]);
+      x = tf.add(x, lin(y, k.wo, k.bo));
+      x = tf.add(x, lin(gelu(lin(layerNorm(x, k.ln2g, k.ln2b), k.w1, k.b1)), k.w2, k.b2));
+    }
+    const logits = tf.matMul(layerNorm(x, lnfg, lnfb), head); // (B*T, V)
+    return tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+  };
+  return {
+    step: async () => settle(opt.minimize(forward, true, vars)!),
+    dispose: () => {
+      tf.dispose([mask, idx, targets, ...vars]);
+      opt.dispose();
+    },
+  };
+}
+
+/** Builds a workload on the active backend. */
+export function makeWorkload(name: WorkloadName): Workload {
+  switch (name) {
+    case "sgemm-256":
+      return sgemm(256);
+    case "sgemm-512":
+      return sgemm(512);
+    case "sgemm-1024":
+      return sgemm(1024);
+    case "attention":
+      return attention();
+    case "vae":
+      return vae();
+    case "gan":
+      return gan();
+    case "char-gpt":
+      return charGpt();
+  }
+}

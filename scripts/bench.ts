@@ -1,0 +1,340 @@
+/**
+ * `npm run bench`: the workloads of scripts/bench-workloads.ts on every backend that works here, and
+ * in PyTorch (scripts/bench_torch.py) when `python3 -c "import torch"` works, in the same run.
+ *
+ *   npm run bench                      3 rounds, about 1.5 s per backend, workload and round
+ *   npm run bench -- --smoke           1 round, short: a check that everything runs
+ *   npm run bench -- --rounds 5 --ms 3000 --engines wasm+native,pytorch --workloads vae,gan
+ *
+ * Each backend runs in its own worker process (tfjs allows one active backend per process), and the
+ * rounds interleave them: round r measures every workload on every backend, in an order rotated by
+ * r, so a burst of load from another process hits all of them alike. Within a round, a step shorter
+ * than a tenth of the budget is timed with nodemark (which drops JIT warm-up samples and subtracts
+ * its own overhead); a longer one is timed step by step. The report gives, per backend and workload,
+ * the median over rounds and the spread (fastest and slowest round), and the ratio to PyTorch.
+ * Output: a Markdown table on stdout and in reports/bench.md, a chart in reports/bench.html, the raw
+ * numbers in reports/bench.json. No test asserts a time.
+ */
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { createInterface } from "node:readline";
+import nodemark from "nodemark";
+import { renderSvg, tf, useBestBackend } from "kernel-lib";
+import { makeWorkload, sgemmFlops, WORKLOADS, type Workload, type WorkloadName } from "./bench-workloads";
+
+/** A backend to compare: a tfjs backend forced through AIGC_BACKEND, or PyTorch. */
+interface Engine {
+  id: string;
+  kind: "tfjs" | "python";
+  env: Record<string, string>;
+}
+
+const ENGINES: Engine[] = [
+  { id: "wasm+native", kind: "tfjs", env: { AIGC_BACKEND: "wasm" } },
+  { id: "wasm", kind: "tfjs", env: { AIGC_BACKEND: "wasm", AIGC_NATIVE: "0" } },
+  { id: "webgpu", kind: "tfjs", env: { AIGC_BACKEND: "webgpu" } },
+  { id: "tfjs-node", kind: "tfjs", env: { AIGC_BACKEND: "tfjs-node" } },
+  { id: "tfjs-node-gpu", kind: "tfjs", env: { AIGC_BACKEND: "tfjs-node-gpu" } },
+  { id: "tfjs-cpu", kind: "tfjs", env: { AIGC_BACKEND: "cpu" } },
+  // OpenMP threads that spin between parallel regions steal the core the tfjs workers need.
+  { id: "pytorch", kind: "python", env: { OMP_WAIT_POLICY: "passive" } },
+];
+
+interface Options {
+  smoke: boolean;
+  rounds: number;
+  ms: number;
+  engines: string[];
+  workloads: WorkloadName[];
+  out: string;
+}
+
+function parseOptions(argv: string[]): Options {
+  const value = (flag: string): string | undefined => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const smoke = argv.includes("--smoke");
+  // The plain-JS cpu backend takes ~13 s per char-GPT step: part of the full run, not of the smoke test.
+  const defaultEngines = ENGINES.map((e) => e.id).filter((id) => !smoke || id !== "tfjs-cpu");
+  const workloads = (value("--workloads")?.split(",") ?? [...WORKLOADS]) as WorkloadName[];
+  for (const w of workloads) if (!(WORKLOADS as readonly string[]).includes(w)) throw new Error(`unknown workload ${w}; use ${WORKLOADS.join(", ")}`);
+  return {
+    smoke,
+    rounds: Number(value("--rounds") ?? (smoke ? 1 : 3)),
+    ms: Number(value("--ms") ?? (smoke ? 60 : 1500)),
+    engines: value("--engines")?.split(",") ?? defaultEngines,
+    workloads,
+    out: value("--out") ?? "reports",
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker side: `node build/scripts/bench.js --worker` answers one JSON request per stdin line.
+
+type Request = { op: "info" } | { op: "setup"; workload: WorkloadName; warmup: number } | { op: "measure"; workload: WorkloadName; ms: number };
+
+/** One round's timing: nodemark's mean of many steps, or each step's time when steps are slow. */
+type Measurement = { method: "nodemark"; meanMs: number; error: number; count: number } | { method: "steps"; timesMs: number[] };
+
+async function worker(): Promise<void> {
+  const workloads = new Map<WorkloadName, { w: Workload; lastMs: number }>();
+  const reply = (o: object) => process.stdout.write(JSON.stringify(o) + "\n");
+  for await (const line of createInterface({ input: process.stdin })) {
+    const req = JSON.parse(line) as Request;
+    try {
+      if (req.op === "info") {
+        const choice = await useBestBackend({ verbose: false });
+        reply({ summary: choice.summary.replace(/^kernel-lib backend: /, "").replace(/; forced by AIGC_BACKEND$/, "") });
+      } else if (req.op === "setup") {
+        const w = makeWorkload(req.workload);
+        let lastMs = 0;
+        for (let i = 0; i < req.warmup; i++) {
+          const t0 = performance.now();
+          await w.step();
+          lastMs = performance.now() - t0;
+        }
+        workloads.set(req.workload, { w, lastMs });
+        reply({ ok: true, numTensors: tf.memory().numTensors });
+      } else {
+        const entry = workloads.get(req.workload);
+        if (!entry) throw new Error(`${req.workload} is not set up`);
+        let m: Measurement;
+        if (entry.lastMs * 10 < req.ms) {
+          const r = await nodemark((cb: (e?: unknown) => void) => void entry.w.step().then(() => cb(), cb), undefined, Math.round(req.ms));
+          m = { method: "nodemark", meanMs: r.mean / 1e6, error: r.error, count: r.count };
+        } else {
+          const timesMs: number[] = [];
+          const start = performance.now();
+          do {
+            const t0 = performance.now();
+            await entry.w.step();
+            timesMs.push(performance.now() - t0);
+          } while (performance.now() - start < req.ms);
+          entry.lastMs = timesMs[timesMs.length - 1]!;
+          m = { method: "steps", timesMs };
+        }
+        reply(m);
+      }
+    } catch (e) {
+      reply({ error: String(e instanceof Error ? e.message : e).split("\n")[0] });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driver side.
+
+/** A worker process speaking the line protocol above (bench.js --worker, or bench_torch.py). */
+class Worker {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly pending: ((line: string) => void)[] = [];
+  private stderr = "";
+
+  constructor(engine: Engine, python: string) {
+    const env = { ...process.env, ...engine.env };
+    this.child =
+      engine.kind === "python"
+        ? spawn(python, [path.join(__dirname, "..", "..", "scripts", "bench_torch.py")], { env })
+        : spawn(process.execPath, [__filename, "--worker"], { env });
+    createInterface({ input: this.child.stdout }).on("line", (line) => this.pending.shift()?.(line));
+    this.child.stderr.on("data", (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-2000)));
+    this.child.on("exit", () => {
+      for (const p of this.pending.splice(0)) p(JSON.stringify({ error: `worker exited: ${this.stderr.trim().split("\n").pop() ?? ""}` }));
+    });
+  }
+
+  request<T>(req: object): Promise<T & { error?: string }> {
+    return new Promise((resolve) => {
+      this.pending.push((line) => resolve(JSON.parse(line) as T & { error?: string }));
+      this.child.stdin.write(JSON.stringify(req) + "\n");
+    });
+  }
+
+  close(): void {
+    this.child.stdin.end();
+  }
+}
+
+/** One (engine, workload) cell: a time per round, in ms per step. */
+interface Cell {
+  rounds: number[];
+  detail: string[];
+  error?: string;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+};
+
+/**
+ * A Python that can import torch: $AIGC_PYTHON, `python3` on PATH, else Debian's /usr/bin/python3
+ * (python3-torch installs there, and a pyenv or venv python3 earlier on PATH would not see it).
+ */
+function findTorchPython(): { python: string } | { why: string } {
+  let why = "python3 not found";
+  for (const python of [process.env.AIGC_PYTHON, "python3", "/usr/bin/python3"]) {
+    if (!python) continue;
+    const r = spawnSync(python, ["-c", "import torch"], { encoding: "utf8" });
+    if (r.status === 0) return { python };
+    if (!r.error) why = r.stderr.trim().split("\n").pop() ?? `${python} failed`;
+  }
+  return { why };
+}
+
+const fmtMs = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+
+function loadLine(): string {
+  const [a, b, c] = os.loadavg();
+  return `${a!.toFixed(2)} ${b!.toFixed(2)} ${c!.toFixed(2)}`;
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const started = new Date();
+  const loadBefore = loadLine();
+  const engines: { engine: Engine; worker: Worker; summary: string }[] = [];
+  const unavailable: string[] = [];
+  for (const id of opts.engines) {
+    const engine = ENGINES.find((e) => e.id === id);
+    if (!engine) throw new Error(`unknown engine ${id}; use ${ENGINES.map((e) => e.id).join(", ")}`);
+    let python = "";
+    if (engine.kind === "python") {
+      const found = findTorchPython();
+      if ("why" in found) {
+        unavailable.push(`pytorch (${found.why}; Debian: apt-get install python3-torch libopenblas0-pthread)`);
+        continue;
+      }
+      python = found.python;
+    }
+    const worker = new Worker(engine, python);
+    const info = await worker.request<{ summary: string }>({ op: "info" });
+    if (info.error) {
+      unavailable.push(`${id} (${info.error.replace(/^AIGC_BACKEND=\S+ was requested but it /, "")})`);
+      worker.close();
+      continue;
+    }
+    engines.push({ engine, worker, summary: info.summary });
+    console.error(`bench: ${id}: ${info.summary}`);
+  }
+  for (const u of unavailable) console.error(`bench: skipped ${u}`);
+
+  const cells = new Map<string, Cell>();
+  const key = (e: string, w: string) => `${e}|${w}`;
+  for (const { engine } of engines) for (const w of opts.workloads) cells.set(key(engine.id, w), { rounds: [], detail: [] });
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const w of opts.workloads) {
+      // Rotate the order each round so no backend always runs right after a heavy one.
+      const order = engines.map((_, i) => engines[(i + round) % engines.length]!);
+      for (const { engine, worker } of order) {
+        const cell = cells.get(key(engine.id, w))!;
+        if (cell.error) continue;
+        if (round === 0) {
+          const setup = await worker.request<{ ok: boolean }>({ op: "setup", workload: w, warmup: opts.smoke ? 1 : 2 });
+          if (setup.error) {
+            cell.error = setup.error;
+            continue;
+          }
+        }
+        const m = await worker.request<Measurement & { times_ms?: number[] }>({ op: "measure", workload: w, ms: opts.ms });
+        if (m.error) {
+          cell.error = m.error;
+          continue;
+        }
+        if (m.method === "nodemark") {
+          cell.rounds.push(m.meanMs);
+          cell.detail.push(`nodemark ${m.count} steps ±${(m.error * 100).toFixed(1)}%`);
+        } else {
+          const times = m.timesMs ?? m.times_ms ?? [];
+          cell.rounds.push(median(times));
+          cell.detail.push(`${times.length} step${times.length === 1 ? "" : "s"}`);
+        }
+        console.error(`bench: round ${round + 1}/${opts.rounds} ${w} ${engine.id}: ${fmtMs(cell.rounds[cell.rounds.length - 1]!)} ms`);
+      }
+    }
+  }
+  for (const { worker } of engines) worker.close();
+
+  // ---- Report.
+  const hasTorch = engines.some((e) => e.engine.id === "pytorch");
+  const stat = (e: string, w: string) => {
+    const c = cells.get(key(e, w));
+    if (!c || c.error || c.rounds.length === 0) return null;
+    return { med: median(c.rounds), lo: Math.min(...c.rounds), hi: Math.max(...c.rounds) };
+  };
+  const lines: string[] = [];
+  lines.push(`# Benchmark, ${started.toISOString().slice(0, 16).replace("T", " ")} UTC${opts.smoke ? " (smoke run: too short to trust)" : ""}`);
+  lines.push("");
+  lines.push(`Machine: ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cores, Node ${process.version}. Load average (1, 5, 15 min) before: ${loadBefore}; after: ${loadLine()}.`);
+  lines.push(`${opts.rounds} interleaved round(s), about ${opts.ms} ms per backend, workload and round; each cell: median over rounds, then (fastest-slowest round).`);
+  lines.push("");
+  for (const { engine, summary } of engines) lines.push(`- **${engine.id}**: ${summary}`);
+  for (const u of unavailable) lines.push(`- not measured: ${u}`);
+  lines.push("");
+  const ids = engines.map((e) => e.engine.id);
+  lines.push(`| workload | ${ids.map((id) => (hasTorch && id !== "pytorch" ? `${id} (x PyTorch)` : id)).join(" | ")} |`);
+  lines.push(`|---|${ids.map(() => "---:").join("|")}|`);
+  const chart: { workload: string; engine: string; value: number }[] = [];
+  for (const w of opts.workloads) {
+    const torch = hasTorch ? stat("pytorch", w) : null;
+    const row = ids.map((id) => {
+      const s = stat(id, w);
+      if (!s) return cells.get(key(id, w))?.error ? "error" : "-";
+      let text = `${fmtMs(s.med)} ms (${fmtMs(s.lo)}-${fmtMs(s.hi)})`;
+      if (w.startsWith("sgemm-")) text += `, ${(sgemmFlops(Number(w.slice(6))) / (s.med * 1e6)).toFixed(1)} GFLOP/s`;
+      if (torch && id !== "pytorch") text += `, **${(s.med / torch.med).toFixed(2)}x**`;
+      chart.push({ workload: w, engine: id, value: torch ? s.med / torch.med : s.med });
+      return text;
+    });
+    lines.push(`| ${w} | ${row.join(" | ")} |`);
+  }
+  const errors = [...cells.entries()].filter(([, c]) => c.error);
+  if (errors.length) {
+    lines.push("");
+    for (const [k, c] of errors) lines.push(`- error in ${k.replace("|", " / ")}: ${c.error}`);
+  }
+  const markdown = lines.join("\n") + "\n";
+  console.log(markdown);
+
+  fs.mkdirSync(opts.out, { recursive: true });
+  fs.writeFileSync(path.join(opts.out, "bench.md"), markdown);
+  fs.writeFileSync(
+    path.join(opts.out, "bench.json"),
+    JSON.stringify({ started, options: opts, engines: engines.map((e) => ({ id: e.engine.id, summary: e.summary })), unavailable, cells: Object.fromEntries(cells) }, null, 1),
+  );
+  const spec = {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: hasTorch ? "Step time relative to PyTorch + OpenBLAS (1 = as fast; lower is better)" : "Step time, ms (lower is better)",
+    data: { values: chart.filter((c) => c.engine !== "pytorch" || !hasTorch) },
+    mark: "bar",
+    encoding: {
+      y: { field: "workload", type: "nominal", sort: opts.workloads, title: null },
+      yOffset: { field: "engine", type: "nominal" },
+      x: { field: "value", type: "quantitative", scale: { type: "log" }, title: hasTorch ? "x PyTorch (log scale)" : "ms (log scale)" },
+      color: { field: "engine", type: "nominal" },
+      tooltip: [{ field: "engine" }, { field: "workload" }, { field: "value", format: ".2f" }],
+    },
+    width: 560,
+    height: { step: 12 },
+  };
+  const svg = await renderSvg(spec as Parameters<typeof renderSvg>[0]);
+  const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+  fs.writeFileSync(
+    path.join(opts.out, "bench.html"),
+    `<!doctype html><meta charset="utf-8"><title>aigc-lab benchmark</title>\n<body style="font-family:sans-serif;max-width:60em;margin:2em auto">\n${svg}\n<pre>${escape(markdown)}</pre>\n</body>\n`,
+  );
+  console.error(`bench: wrote ${path.join(opts.out, "bench.md")}, bench.html, bench.json`);
+}
+
+if (process.argv.includes("--worker")) {
+  void worker();
+} else {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

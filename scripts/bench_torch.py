@@ -1,0 +1,245 @@
+"""PyTorch worker for `npm run bench` (scripts/bench.ts): the workloads of scripts/bench-workloads.ts,
+same shapes, activations, losses and optimizers, timed on request.
+
+Protocol: one JSON object per line on stdin, one reply per line on stdout.
+  {"op": "info"}                                    -> {"summary": "..."}
+  {"op": "setup", "workload": W}                    -> {"ok": true}  (builds it, runs 2 warm-up steps)
+  {"op": "measure", "workload": W, "ms": T}         -> {"times_ms": [...]}  (steps until T ms have passed, >= 1)
+Run with OMP_WAIT_POLICY=passive (bench.ts sets it): spinning OpenMP threads distort timings on shared cores.
+"""
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+torch.manual_seed(0)
+# Same thread count as the native kernels (one per core): torch 1.13 may default to 1 on a small VM.
+torch.set_num_threads(int(os.environ.get("AIGC_THREADS", os.cpu_count() or 1)))
+
+
+def blas_name():
+    """The BLAS actually loaded (Debian's torch links the libblas.so.3 alternative, not a named BLAS)."""
+    torch.randn(8, 8) @ torch.randn(8, 8)
+    with open("/proc/self/maps") as maps:
+        text = maps.read()
+    for name, marker in (("OpenBLAS", "openblas"), ("BLIS", "blis"), ("MKL", "mkl"), ("reference BLAS", "libblas")):
+        if marker in text:
+            return name
+    return "unknown BLAS"
+
+
+def dense(i, o, params):
+    w = torch.randn(i, o) * math.sqrt(2 / i)
+    w.requires_grad_(True)
+    b = torch.zeros(o, requires_grad=True)
+    params += [w, b]
+    return w, b
+
+
+def lin(x, layer):
+    return torch.addmm(layer[1], x, layer[0])
+
+
+def bce_logits(logits, target):
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target) if isinstance(target, float) else target)
+
+
+def causal_mask(t):
+    return torch.triu(torch.full((t, t), -1e9), diagonal=1)
+
+
+def sgemm(n):
+    a, b = torch.randn(n, n), torch.randn(n, n)
+
+    def step():
+        c = a @ b
+        c[0, 0].item()
+
+    return step
+
+
+def attend(x, wq, wk, wv, wo, h, mask):
+    B, T, d = x.shape
+    dh = d // h
+    x2 = x.reshape(B * T, d)
+
+    def split(w):
+        return (x2 @ w).reshape(B, T, h, dh).transpose(1, 2)  # (B, h, T, dh)
+
+    q, k, v = split(wq), split(wk), split(wv)
+    att = torch.softmax(q @ k.transpose(-1, -2) * (1 / math.sqrt(dh)) + mask, dim=-1)
+    y = (att @ v).transpose(1, 2).reshape(B * T, d)
+    return (y @ wo).reshape(B, T, d)
+
+
+def attention():
+    B, T, d, h = 8, 128, 128, 4
+    x = torch.randn(B, T, d)
+    mask = causal_mask(T)
+    ws = [(torch.randn(d, d) / math.sqrt(d)).requires_grad_(True) for _ in range(4)]
+
+    def step():
+        for w in ws:
+            w.grad = None
+        loss = attend(x, *ws, h, mask).square().mean()
+        loss.backward()
+        loss.item()
+
+    return step
+
+
+def vae():
+    B = 128
+    params = []
+    e1, e2, mu, lv = dense(784, 512, params), dense(512, 256, params), dense(256, 16, params), dense(256, 16, params)
+    d1, d2, d3 = dense(16, 256, params), dense(256, 512, params), dense(512, 784, params)
+    x = (torch.rand(B, 784) > 0.7).float()
+    opt = torch.optim.Adam(params, lr=1e-3)
+
+    def step():
+        eps = torch.randn(B, 16)
+        opt.zero_grad(set_to_none=True)
+        h = torch.relu(lin(torch.relu(lin(x, e1)), e2))
+        m, logvar = lin(h, mu), lin(h, lv)
+        z = m + torch.exp(0.5 * logvar) * eps
+        logits = lin(torch.relu(lin(torch.relu(lin(z, d1)), d2)), d3)
+        rec = bce_logits(logits, x) * 784
+        kl = -0.5 * torch.mean(torch.sum(1 + logvar - m.square() - logvar.exp(), 1))
+        loss = rec + kl
+        loss.backward()
+        opt.step()
+        loss.item()
+
+    return step
+
+
+def gan():
+    B = 128
+    gp, dp = [], []
+    g = [dense(100, 256, gp), dense(256, 512, gp), dense(512, 784, gp)]
+    d = [dense(784, 512, dp), dense(512, 256, dp), dense(256, 1, dp)]
+    real = torch.rand(B, 784) * 2 - 1
+    opt_g = torch.optim.Adam(gp, lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(dp, lr=2e-4, betas=(0.5, 0.999))
+
+    def G(z):
+        return torch.tanh(lin(F.leaky_relu(lin(F.leaky_relu(lin(z, g[0]), 0.2), g[1]), 0.2), g[2]))
+
+    def D(x):
+        return lin(F.leaky_relu(lin(F.leaky_relu(lin(x, d[0]), 0.2), d[1]), 0.2), d[2])
+
+    def step():
+        z = torch.randn(B, 100)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d = bce_logits(D(real), 1.0) + bce_logits(D(G(z).detach()), 0.0)
+        loss_d.backward()
+        opt_d.step()
+        opt_g.zero_grad(set_to_none=True)
+        loss_g = bce_logits(D(G(z)), 1.0)
+        loss_g.backward()
+        opt_g.step()
+        loss_g.item()
+
+    return step
+
+
+def char_gpt():
+    L, H, d, T, B, V = 2, 4, 128, 64, 32, 65
+    params = []
+
+    def p(*shape, std=0.02):
+        t = (torch.randn(*shape) * std).requires_grad_(True)
+        params.append(t)
+        return t
+
+    def ones(n):
+        t = torch.ones(n, requires_grad=True)
+        params.append(t)
+        return t
+
+    def zeros(n):
+        t = torch.zeros(n, requires_grad=True)
+        params.append(t)
+        return t
+
+    wte, wpe = p(V, d), p(T, d)
+    blocks = [
+        dict(ln1g=ones(d), ln1b=zeros(d), wqkv=p(d, 3 * d), bqkv=zeros(3 * d), wo=p(d, d), bo=zeros(d),
+             ln2g=ones(d), ln2b=zeros(d), w1=p(d, 4 * d), b1=zeros(4 * d), w2=p(4 * d, d), b2=zeros(d))
+        for _ in range(L)
+    ]
+    lnfg, lnfb, head = ones(d), zeros(d), p(d, V)
+    mask = causal_mask(T)
+    idx = torch.randint(0, V, (B, T))
+    targets = torch.randint(0, V, (B * T,))
+    opt = torch.optim.Adam(params, lr=1e-3)
+
+    def ln(x, g, b):
+        return F.layer_norm(x, (d,), g, b, 1e-5)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        x = (wte[idx] + wpe).reshape(B * T, d)
+        for k in blocks:
+            qkv = torch.addmm(k["bqkv"], ln(x, k["ln1g"], k["ln1b"]), k["wqkv"])
+            q, kk, v = (qkv[:, i * d:(i + 1) * d].reshape(B, T, H, d // H).transpose(1, 2) for i in range(3))
+            att = torch.softmax(q @ kk.transpose(-1, -2) * (1 / math.sqrt(d // H)) + mask, dim=-1)
+            y = (att @ v).transpose(1, 2).reshape(B * T, d)
+            x = x + torch.addmm(k["bo"], y, k["wo"])
+            hdn = F.gelu(torch.addmm(k["b1"], ln(x, k["ln2g"], k["ln2b"]), k["w1"]), approximate="tanh")
+            x = x + torch.addmm(k["b2"], hdn, k["w2"])
+        logits = ln(x, lnfg, lnfb) @ head
+        loss = F.cross_entropy(logits, targets)
+        loss.backward()
+        opt.step()
+        loss.item()
+
+    return step
+
+
+MAKERS = {
+    "sgemm-256": lambda: sgemm(256),
+    "sgemm-512": lambda: sgemm(512),
+    "sgemm-1024": lambda: sgemm(1024),
+    "attention": attention,
+    "vae": vae,
+    "gan": gan,
+    "char-gpt": char_gpt,
+}
+
+
+def main():
+    steps = {}
+    for line in sys.stdin:
+        msg = json.loads(line)
+        op = msg["op"]
+        if op == "info":
+            reply = {"summary": f"PyTorch {torch.__version__} ({blas_name()}, {torch.get_num_threads()} threads)"}
+        elif op == "setup":
+            step = MAKERS[msg["workload"]]()
+            step()
+            step()
+            steps[msg["workload"]] = step
+            reply = {"ok": True}
+        elif op == "measure":
+            step = steps[msg["workload"]]
+            times, start = [], time.perf_counter()
+            while True:
+                t0 = time.perf_counter()
+                step()
+                times.append((time.perf_counter() - t0) * 1000)
+                if (time.perf_counter() - start) * 1000 >= msg["ms"]:
+                    break
+            reply = {"times_ms": times}
+        else:
+            reply = {"error": f"unknown op {op}"}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
