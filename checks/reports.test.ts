@@ -13,9 +13,9 @@ import katex from "katex";
 import { repoRoot } from "../kernel/kernelspec";
 import { readNotebook } from "../kernel/runner";
 import { ansiToHtml } from "../scripts/report/ansi";
-import { formatSeconds, LessonSummary, renderMarkdown } from "../scripts/report/html";
+import { failureHeadline, formatSeconds, LessonSummary, renderMarkdown } from "../scripts/report/html";
 import { fingerprint, firstDifference, maskTimings } from "../scripts/report/outputs";
-import { errorHeadline, parseArgs, UsageError } from "../scripts/start";
+import { parseArgs, UsageError } from "../scripts/start";
 
 /** Lessons whose two quick runs must agree output for output. Add a lesson here to cover it. */
 const REPRODUCIBLE_LESSONS = ["00-tour"];
@@ -78,7 +78,7 @@ test("the command line: quick by default, --full, repeated --only, usage errors"
   assert.throws(() => parseArgs(["--fast"]), UsageError);
   assert.equal(formatSeconds(125), "2:05");
   assert.equal(
-    errorHeadline("evalmachine.<anonymous>:2\nthrow new Error('boom');\n^\n\nError: boom\n    at evalmachine.<anonymous>:2:7"),
+    failureHeadline("evalmachine.<anonymous>:2\nthrow new Error('boom');\n^\n\nError: boom\n    at evalmachine.<anonymous>:2:7"),
     "Error: boom",
   );
 });

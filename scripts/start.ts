@@ -12,7 +12,7 @@ import { repoRoot, specForThisCheckout } from "../kernel/kernelspec";
 import { CellReport, Notebook, NotebookReport, readNotebook, runNotebook } from "../kernel/runner";
 import { stripAnsi } from "./report/ansi";
 import { packageVersion, writeAssets } from "./report/assets";
-import { formatSeconds, LessonSummary, renderIndex, renderLessonPage } from "./report/html";
+import { failureHeadline, formatSeconds, LessonSummary, renderIndex, renderLessonPage } from "./report/html";
 import { collectMetrics, fingerprint, notebookTitle } from "./report/outputs";
 import { KernelRunInfo, queryRunInfo } from "./report/run-info";
 import { clock, Terminal } from "./report/terminal";
@@ -93,17 +93,6 @@ function gitCommit(root: string): string {
   if (!head) return "unknown (not a git checkout)";
   const dirty = git(root, ["status", "--porcelain", "--untracked-files=no"]);
   return dirty ? `${head} + uncommitted changes` : head;
-}
-
-/** The line of a failed cell's error worth showing in a list: its "SomeError: message" line when there is one. */
-export function errorHeadline(error: string): string {
-  const lines = stripAnsi(error)
-    .split("\n")
-    .map((l) => l.trim())
-    .filter(Boolean);
-  const named = lines.find((l) => /^[\w$.]*(Error|Exception|Timeout)\b[^:]*:/.test(l));
-  const line = named ?? lines[0] ?? "";
-  return line.length > 200 ? line.slice(0, 197) + "..." : line;
 }
 
 const SUMMARIES = "runs.json";
@@ -253,8 +242,8 @@ async function runLesson(ctx: LessonContext): Promise<LessonSummary> {
     name,
     title: notebookTitle(nb, name),
     status: report?.ok && !fatal ? "ok" : "failed",
-    ...(failed ? { failedCell: failed.cell, error: errorHeadline(failed.error ?? failed.status) } : {}),
-    ...(fatal ? { error: errorHeadline(fatal) } : {}),
+    ...(failed ? { failedCell: failed.cell, error: failureHeadline(failed.error ?? failed.status) } : {}),
+    ...(fatal ? { error: failureHeadline(fatal) } : {}),
     seconds: report?.seconds ?? (Date.now() - started) / 1000,
     mode: info?.mode ?? ctx.mode,
     date,

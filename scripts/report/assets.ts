@@ -36,10 +36,10 @@ nav { font-size: .9em; }
 .run-facts { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; font-size: .9em; margin: .8rem 0; }
 .run-facts dt { color: var(--muted); }
 .run-facts dd { margin: 0; }
-.status-ok, td.status { font-weight: 600; }
-.status-ok > .status, dd.status-ok { color: var(--ok); }
-.status-failed, .status-failed > .status, dd.status-failed { color: var(--bad); }
-.status-failed td { color: inherit; }
+td.status, dd.status-ok, dd.status-failed { font-weight: 600; }
+tr.status-ok > td.status, dd.status-ok { color: var(--ok); }
+tr.status-failed > td.status, dd.status-failed, span.status-failed { color: var(--bad); }
+table.lessons td:first-child { white-space: nowrap; }
 .headline { list-style: none; padding: 0; margin: .5rem 0; display: flex; flex-wrap: wrap; gap: .4rem; }
 .headline li, .metric { display: inline-block; background: #ddf4ff; border-radius: 6px; padding: .15rem .55rem; font-size: .92em; }
 .metric-name { color: var(--muted); }

@@ -11,7 +11,7 @@ import MarkdownIt from "markdown-it";
 import texmath from "markdown-it-texmath";
 import type { Output } from "../../kernel/client";
 import { CellReport, cellSource, Notebook, NotebookReport } from "../../kernel/runner";
-import { ansiToHtml, escapeHtml } from "./ansi";
+import { ansiToHtml, escapeHtml, stripAnsi } from "./ansi";
 import { formatMetricValue, METRIC_MIME, Metric, VEGALITE_MIME } from "./outputs";
 
 hljs.registerLanguage("typescript", typescript);
@@ -95,6 +95,17 @@ ${scripts ? ASSET_SCRIPTS : ""}
 </body>
 </html>
 `;
+}
+
+/** The line of an error worth showing alone: its "SomeError: message" line when there is one, else its first. */
+export function failureHeadline(error: string): string {
+  const lines = stripAnsi(error)
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const named = lines.find((l) => /^[\w$.]*(Error|Exception|Timeout)\b[^:]*:/.test(l));
+  const line = named ?? lines[0] ?? "";
+  return line.length > 200 ? line.slice(0, 197) + "..." : line;
 }
 
 function text(data: unknown): string {
@@ -224,9 +235,13 @@ export function renderLessonPage(input: LessonPageInput): string {
     const rep = byCell.get(n);
     const status = rep?.status ?? "not run";
     const outputs = (cell.outputs ?? []).map((o) => renderOutput(o, charts));
-    // A kernel that sends no error message leaves only stderr behind: state the failure where it happened.
+    // A kernel that sends no error message leaves only stderr behind: state the failure where it happened,
+    // in one line when the details are already on the page as that stderr.
     if (rep && rep.status !== "ok" && !(cell.outputs ?? []).some((o) => o.output_type === "error")) {
-      outputs.push(`<pre class="output-error">${ansiToHtml(rep.error ?? rep.status)}</pre>`);
+      const error = rep.error ?? rep.status;
+      const stderr = (cell.outputs ?? []).map((o) => (o.output_type === "stream" && o.name === "stderr" ? text(o.text) : "")).join("");
+      const shown = stderr.trim() !== "" && stderr.includes(error.trim()) ? failureHeadline(error) : error;
+      outputs.push(`<pre class="output-error">${ansiToHtml(shown)}</pre>`);
     }
     const label = status === "ok" ? "" : `<span class="cell-status">${status === "not run" ? "not run" : status === "timeout" ? "timed out" : "failed"}</span>`;
     cells.push(`<section class="cell code status-${status.replace(" ", "-")}" id="cell-${n}">
