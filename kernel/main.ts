@@ -1,4 +1,22 @@
-/** Entry point of the aigc-lab kernel (argv: the connection file). */
-import { startKernel } from "tslab/dist/main";
+/**
+ * Entry point of the aigc-lab kernel: `node build/kernel/main.js <connection file>` (see kernelspec.ts).
+ * The kernel serves the notebook in its working directory; kernel/server.ts has the protocol.
+ */
+// First: kernel/converter must set up tslab's TypeScript module before anything loads tslab's converter.
+import "./converter";
+import { KernelServer, readConnectionFile } from "./server";
 
-startKernel({ configPath: process.argv[2] ?? "", enableFindLocal: false, jsKernel: false, globalVersion: "" });
+async function main(argv: string[]): Promise<void> {
+  const file = argv[0];
+  if (!file) {
+    console.error("usage: node build/kernel/main.js <connection file>");
+    process.exit(2);
+  }
+  const server = new KernelServer({ connection: readConnectionFile(file) });
+  await server.start();
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  console.error(`aigc-lab kernel failed to start: ${e instanceof Error ? e.stack : String(e)}`);
+  process.exit(1);
+});
