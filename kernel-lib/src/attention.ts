@@ -174,9 +174,10 @@ export class MultiHeadAttention {
     this.dModel = dModel;
     this.numHeads = numHeads;
     this.dK = dModel / numHeads;
-    // Weights ~ N(0, 0.02^2) as GPT-2; biases start at 0.
-    const w = () => tf.variable(tf.randomNormal([dModel, dModel], 0, 0.02, "float32", r.seed()));
-    const b = () => tf.variable(tf.zeros([dModel]));
+    // Weights ~ N(0, 0.02^2) as GPT-2; biases start at 0. tidy disposes the initial values (a variable
+    // holds its own reference to the data), so building a model leaves only its variables behind.
+    const w = () => tf.tidy(() => tf.variable(tf.randomNormal([dModel, dModel], 0, 0.02, "float32", r.seed())));
+    const b = () => tf.tidy(() => tf.variable(tf.zeros([dModel])));
     this.weights = { wq: w(), wk: w(), wv: w(), wo: w() };
     if (bias) Object.assign(this.weights, { bq: b(), bk: b(), bv: b(), bo: b() });
   }

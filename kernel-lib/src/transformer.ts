@@ -113,6 +113,14 @@ export function sinusoidalPositionalEncoding(T: number, dModel: number): tf.Tens
 // Layers
 
 /**
+ * A variable initialised from `init()`, inside tf.tidy so the initial tensor is disposed (the variable keeps
+ * its own reference to the data): building a model leaves exactly its variables behind.
+ */
+function param(init: () => tf.Tensor): tf.Variable {
+  return tf.tidy(() => tf.variable(init()));
+}
+
+/**
  * LayerNorm over the last axis (Ba et al. 2016): (x - mean) / sqrt(var + eps) * gamma + beta.
  * The gradient is written out (the standard closed form below) rather than differentiated through
  * tf.moments: the same numbers with about half the ops, which matters on one CPU core.
@@ -177,14 +185,14 @@ export class Block {
     const { dModel, numHeads } = config;
     const dFF = config.dFF ?? 4 * dModel;
     this.attn = new MultiHeadAttention({ dModel, numHeads }, r);
-    const norm = () => ({ gamma: tf.variable(tf.ones([dModel])), beta: tf.variable(tf.zeros([dModel])) });
+    const norm = () => ({ gamma: param(() => tf.ones([dModel])), beta: param(() => tf.zeros([dModel])) });
     this.ln1 = norm();
     this.ln2 = norm();
     this.mlp = {
-      w1: tf.variable(tf.randomNormal([dModel, dFF], 0, 0.02, "float32", r.seed())),
-      b1: tf.variable(tf.zeros([dFF])),
-      w2: tf.variable(tf.randomNormal([dFF, dModel], 0, 0.02, "float32", r.seed())),
-      b2: tf.variable(tf.zeros([dModel])),
+      w1: param(() => tf.randomNormal([dModel, dFF], 0, 0.02, "float32", r.seed())),
+      b1: param(() => tf.zeros([dFF])),
+      w2: param(() => tf.randomNormal([dFF, dModel], 0, 0.02, "float32", r.seed())),
+      b2: param(() => tf.zeros([dModel])),
     };
   }
 
@@ -292,12 +300,12 @@ export class CharGPT {
     }
     if (c.positional !== "learned" && c.positional !== "sinusoidal") throw new RangeError(`CharGPT: config.positional must be "learned" or "sinusoidal", got ${String(c.positional)}`);
     this.config = c;
-    this.tokEmb = tf.variable(tf.randomNormal([c.vocabSize, c.dModel], 0, 0.02, "float32", r.seed()));
-    this.posEmb = c.positional === "learned" ? tf.variable(tf.randomNormal([c.contextLength, c.dModel], 0, 0.02, "float32", r.seed())) : null;
+    this.tokEmb = param(() => tf.randomNormal([c.vocabSize, c.dModel], 0, 0.02, "float32", r.seed()));
+    this.posEmb = c.positional === "learned" ? param(() => tf.randomNormal([c.contextLength, c.dModel], 0, 0.02, "float32", r.seed())) : null;
     this.posFixed = c.positional === "sinusoidal" ? sinusoidalPositionalEncoding(c.contextLength, c.dModel) : null;
     this.blocks = Array.from({ length: c.numLayers }, () => new Block({ dModel: c.dModel, numHeads: c.numHeads, dFF: c.dFF }, r));
-    this.lnF = { gamma: tf.variable(tf.ones([c.dModel])), beta: tf.variable(tf.zeros([c.dModel])) };
-    this.head = { w: tf.variable(tf.randomNormal([c.dModel, c.vocabSize], 0, 0.02, "float32", r.seed())), b: tf.variable(tf.zeros([c.vocabSize])) };
+    this.lnF = { gamma: param(() => tf.ones([c.dModel])), beta: param(() => tf.zeros([c.dModel])) };
+    this.head = { w: param(() => tf.randomNormal([c.dModel, c.vocabSize], 0, 0.02, "float32", r.seed())), b: param(() => tf.zeros([c.vocabSize])) };
     this.mask = causalMask(c.contextLength);
   }
 
