@@ -16,6 +16,8 @@ export * from "./attention";
 export * from "./transformer";
 export * from "./text";
 export * from "./char-lm";
+export * from "./ring";
+export * from "./gan";
 export * from "./vae";
 export * from "./wasm-kernels";
 export * from "./fast";
