@@ -5,6 +5,7 @@
  * tfjs-node and tfjs-node-gpu are never dependencies of this package (their install downloads
  * libtensorflow); they are used when the user has installed them. Taught in notebooks/00-tour.ipynb.
  */
+import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { registerWasmKernels } from "./wasm-kernels";
 import { registerFastKernels } from "./fast";
@@ -49,8 +50,11 @@ async function activate(tfName: string): Promise<boolean> {
     const ok = await tf.setBackend(tfName);
     if (!ok) return false;
     await tf.ready();
-    // A smoke test: some backends register but fail at their first kernel.
-    const probe = tf.tidy(() => tf.sum(tf.mul(tf.tensor1d([1, 2, 3]), 2)).dataSync()[0]);
+    // A smoke test: some backends register but fail at their first kernel. Read asynchronously:
+    // WebGPU in Node cannot read synchronously (its dataSync needs a canvas).
+    const t = tf.tidy(() => tf.sum(tf.mul(tf.tensor1d([1, 2, 3]), 2)));
+    const probe = (await t.data())[0];
+    t.dispose();
     return probe === 12;
   } catch {
     return false;
@@ -71,14 +75,43 @@ async function tryTfjsNode(pkg: "@tensorflow/tfjs-node-gpu" | "@tensorflow/tfjs-
   return (await activate("tensorflow")) ? { ok: true, tfName: "tensorflow" } : { ok: false, reason: "failed its smoke test" };
 }
 
-async function tryWebGpu(): Promise<Attempt> {
-  // Optional: the `webgpu` npm package (Dawn) gives Node a navigator.gpu; tfjs-backend-webgpu drives it.
-  let dawn: { create(flags: string[]): unknown; globals?: Record<string, unknown> };
+/** Software rasterisers: WebGPU on them runs on the CPU, slower than wasm+native. */
+const SOFTWARE_GPU = /llvmpipe|lavapipe|softpipe|swiftshader/i;
+
+type GpuAdapter = {
+  info: { device?: string; description?: string; vendor?: string };
+  limits: Record<string, number>;
+  features: Set<string>;
+  requestDevice(descriptor?: object): Promise<unknown>;
+};
+type Gpu = { requestAdapter(options?: object): Promise<GpuAdapter | null> };
+type Dawn = { create(flags: string[]): Gpu; globals: Record<string, unknown> };
+
+/** A GPU device node (Linux): without one, Dawn can only find software adapters. */
+function hasGpuDeviceNode(): boolean {
+  if (process.platform !== "linux") return true;
+  const fs = require("node:fs") as typeof import("node:fs");
+  const list = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir) : []);
+  return list("/dev/dri").some((f) => f.startsWith("renderD")) || list("/dev").some((f) => /^nvidia\d+$/.test(f));
+}
+
+/**
+ * WebGPU through the npm `webgpu` package (Dawn's prebuilt dawn.node) and tfjs-backend-webgpu.
+ * Real GPUs come through Dawn's default backend (Vulkan, Metal, D3D12). Mesa's llvmpipe gives an
+ * adapter only through OpenGL ES in compatibility mode on a surfaceless EGL display; as it runs on
+ * the CPU, slower than wasm+native, it is used only when forced (AIGC_BACKEND=webgpu).
+ */
+async function tryWebGpu(forced: boolean): Promise<Attempt> {
+  if (!forced && !hasGpuDeviceNode()) return { ok: false, reason: "no GPU device (/dev/dri/renderD*, /dev/nvidia*)" };
+  let dawn: Dawn;
   let webgpuBackend: { WebGPUBackend: new (device: unknown, info?: unknown) => tf.KernelBackend };
   try {
-    dawn = require("webgpu");
+    // The package's index.js is an ES module (not require()-able in Node 20); its binary is plain.
+    const dir = path.dirname(require.resolve("webgpu/package.json"));
+    const platform = process.platform === "darwin" ? "darwin-universal" : `${process.platform}-${process.arch}`;
+    dawn = require(path.join(dir, "dist", platform, "dawn.node")) as Dawn;
   } catch (e) {
-    return { ok: false, reason: isMissingModule(e, "webgpu") ? "not installed (npm package webgpu)" : `failed to load: ${errorText(e)}` };
+    return { ok: false, reason: isMissingModule(e, "webgpu/package.json") ? "not installed (npm package webgpu)" : `failed to load: ${errorText(e)}` };
   }
   try {
     webgpuBackend = require("@tensorflow/tfjs-backend-webgpu");
@@ -86,16 +119,37 @@ async function tryWebGpu(): Promise<Attempt> {
     return { ok: false, reason: `@tensorflow/tfjs-backend-webgpu ${isMissingModule(e, "@tensorflow/tfjs-backend-webgpu") ? "not installed" : "failed to load: " + errorText(e)}` };
   }
   try {
-    if (dawn.globals) Object.assign(globalThis, dawn.globals);
-    const flags = process.env.AIGC_WEBGPU_FLAGS ? process.env.AIGC_WEBGPU_FLAGS.split(",") : [];
-    const gpu = dawn.create(flags) as {
-      requestAdapter(o?: object): Promise<null | { info?: unknown; requestDevice(o?: object): Promise<unknown> }>;
-    };
-    const adapter = (await gpu.requestAdapter()) ?? (await gpu.requestAdapter({ featureLevel: "compatibility" }));
+    const extra = process.env.AIGC_WEBGPU_FLAGS ? process.env.AIGC_WEBGPU_FLAGS.split(",") : [];
+    // 1) Dawn's default backend: a real GPU.
+    let gpu = dawn.create(extra);
+    let adapter = hasGpuDeviceNode() ? await gpu.requestAdapter({ powerPreference: "high-performance" }) : null;
+    // 2) OpenGL ES on a headless EGL display, in compatibility mode: what Mesa's llvmpipe offers.
+    if (!adapter) {
+      process.env.EGL_PLATFORM ??= "surfaceless";
+      gpu = dawn.create(["backend=opengles", ...extra]);
+      adapter = await gpu.requestAdapter({ featureLevel: "compatibility" });
+    }
     if (!adapter) return { ok: false, reason: "no GPU adapter found" };
-    const device = await adapter.requestDevice();
-    tf.registerBackend("webgpu-dawn", () => new webgpuBackend.WebGPUBackend(device, adapter.info), 1);
-    return (await activate("webgpu-dawn")) ? { ok: true, tfName: "webgpu-dawn" } : { ok: false, reason: "failed its smoke test" };
+    const name = [adapter.info.device, adapter.info.description].filter(Boolean).join(", ") || "unknown adapter";
+    const software = SOFTWARE_GPU.test(`${adapter.info.device} ${adapter.info.description}`);
+    if (software && !forced) return { ok: false, reason: `only a software adapter (${name}), slower than the CPU backends` };
+    // The limits tfjs-backend-webgpu asks for when it creates its own device: large tensors need them.
+    const want = ["maxComputeWorkgroupStorageSize", "maxComputeWorkgroupsPerDimension", "maxStorageBufferBindingSize", "maxBufferSize", "maxComputeWorkgroupSizeX", "maxComputeInvocationsPerWorkgroup"];
+    const requiredLimits = Object.fromEntries(want.filter((k) => adapter!.limits[k] !== undefined).map((k) => [k, adapter!.limits[k]]));
+    const requiredFeatures = adapter.features.has("timestamp-query") ? ["timestamp-query"] : [];
+    const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+    // tfjs-backend-webgpu uses the browser globals (GPUBufferUsage, GPUMapMode, ...) that Dawn provides.
+    for (const [k, v] of Object.entries(dawn.globals)) if (!(k in globalThis)) Object.defineProperty(globalThis, k, { value: v, configurable: true, writable: true });
+    // It also checks navigator.gpu, which Node 20 lacks; and its kernels are registered
+    // under the name "webgpu", so the backend must be registered under that name too.
+    const g = globalThis as { navigator?: { gpu?: unknown } };
+    if (!g.navigator) Object.defineProperty(globalThis, "navigator", { value: {}, configurable: true, writable: true });
+    if (!g.navigator!.gpu) Object.defineProperty(g.navigator, "gpu", { value: gpu, configurable: true });
+    if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
+    tf.registerBackend("webgpu", () => new webgpuBackend.WebGPUBackend(device, adapter!.info), 1);
+    return (await activate("webgpu"))
+      ? { ok: true, tfName: "webgpu", detail: `${name}${software ? ", software" : ""}` }
+      : { ok: false, reason: "failed its smoke test" };
   } catch (e) {
     return { ok: false, reason: `failed to start: ${errorText(e)}` };
   }
@@ -125,14 +179,14 @@ async function tryCpu(): Promise<Attempt> {
   return (await activate("cpu")) ? { ok: true, tfName: "cpu" } : { ok: false, reason: "failed to initialise" };
 }
 
-function attempt(name: BackendName): Promise<Attempt> {
+function attempt(name: BackendName, forced: boolean): Promise<Attempt> {
   switch (name) {
     case "tfjs-node-gpu":
       return tryTfjsNode("@tensorflow/tfjs-node-gpu");
     case "tfjs-node":
       return tryTfjsNode("@tensorflow/tfjs-node");
     case "webgpu":
-      return tryWebGpu();
+      return tryWebGpu(forced);
     case "wasm":
       return tryWasm();
     case "cpu":
@@ -162,7 +216,7 @@ export async function useBestBackend(options: BackendOptions = {}): Promise<Back
   const skipped: BackendChoice["skipped"] = [];
   const candidates: readonly BackendName[] = forced ? [forced] : BACKEND_ORDER;
   for (const name of candidates) {
-    const result = await attempt(name);
+    const result = await attempt(name, !!forced);
     if (result.ok) {
       const why = forced
         ? "forced by AIGC_BACKEND"
