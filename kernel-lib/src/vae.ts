@@ -344,7 +344,7 @@ export class VaeTrainer {
   private order: number[] = [];
   private cursor = 0;
 
-  /** @param images (N, 28, 28) or (N, 784) in [0, 1]; the trainer keeps its own flattened copy. */
+  /** @param images (N, 28, 28) or (N, 784) in [0, 1]; the trainer keeps its own flattened handle (no copy: tfjs shares the data), freed by dispose(). */
   constructor(model: Vae, images: tf.Tensor, options: VaeTrainerOptions) {
     this.model = model;
     this.batchSize = options.batchSize ?? 128;
