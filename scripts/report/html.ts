@@ -294,7 +294,7 @@ export function renderIndex(input: IndexInput): string {
   const total = ran.reduce((t, l) => t + l.summary!.seconds, 0);
   const body = `<header class="index-header">
 <h1>aigc-lab lesson reports</h1>
-<p>${ran.length} of ${input.lessons.length} lessons reported, ${failed ? `<span class="status-failed">${failed} failed</span>` : "none failed"}, ${formatSeconds(total)} in all. Updated ${escapeHtml(input.generated)} at commit ${escapeHtml(input.commit)}. Regenerate with <code>npm start</code> (quick) or <code>npm start -- --full</code>.</p>
+<p>${ran.length} of ${input.lessons.length} lesson${input.lessons.length === 1 ? "" : "s"} reported, ${failed ? `<span class="status-failed">${failed} failed</span>` : "none failed"}, ${formatSeconds(total)} in all. Updated ${escapeHtml(input.generated)} at commit ${escapeHtml(input.commit)}. Regenerate with <code>npm start</code> (quick) or <code>npm start -- --full</code>.</p>
 </header>
 <main>
 <table class="lessons">
