@@ -2,7 +2,9 @@
  * Entry point of the aigc-lab kernel: `node build/kernel/main.js <connection file>` (see kernelspec.ts).
  * The kernel serves the notebook in its working directory; kernel/server.ts has the protocol.
  */
-// First: kernel/converter must set up tslab's TypeScript module before anything loads tslab's converter.
+// First the parent's pid, before the slow start-up; then kernel/converter, which must set up tslab's
+// TypeScript module before anything loads tslab's converter.
+import { STARTED_BY } from "./parent";
 import "./converter";
 import { KernelServer, readConnectionFile } from "./server";
 
@@ -12,7 +14,7 @@ async function main(argv: string[]): Promise<void> {
     console.error("usage: node build/kernel/main.js <connection file>");
     process.exit(2);
   }
-  const server = new KernelServer({ connection: readConnectionFile(file) });
+  const server = new KernelServer({ connection: readConnectionFile(file), parentPid: STARTED_BY });
   await server.start();
 }
 

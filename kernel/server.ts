@@ -100,6 +100,11 @@ export interface ServerOptions {
   rootDir?: string;
   /** Called once the server has shut down; default exits the process. */
   onExit?: (code: number) => void;
+  /**
+   * The pid of the process that started the kernel, read as early as possible (main.ts). When the
+   * kernel's parent changes from it, the starter died: the kernel shuts down. Default: no watch.
+   */
+  parentPid?: number;
 }
 
 /** A running kernel. */
@@ -198,10 +203,15 @@ export class KernelServer {
     process.on("unhandledRejection", (e) => this.writeStream("stderr", `Unhandled promise rejection: ${e instanceof Error ? e.stack : String(e)}\n`));
     // When whatever started the kernel dies without shutting it down, the kernel is re-parented: exit
     // then instead of running on as an orphan.
-    const parent = process.ppid;
-    setInterval(() => {
-      if (process.ppid !== parent) void this.shutdown(0);
-    }, 1000).unref();
+    const parent = this.options.parentPid;
+    // A parent of 1 means the kernel was started detached on purpose: nothing to watch.
+    if (parent !== undefined && parent !== 1) {
+      const check = () => {
+        if (process.ppid !== parent) void this.shutdown(0);
+      };
+      check();
+      setInterval(check, 1000).unref();
+    }
   }
 
   private sign(parts: Buffer[]): string {
