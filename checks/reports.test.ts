@@ -17,8 +17,8 @@ import { failureHeadline, formatSeconds, LessonSummary, renderMarkdown } from ".
 import { fingerprint, firstDifference, maskTimings } from "../scripts/report/outputs";
 import { parseArgs, UsageError } from "../scripts/start";
 
-/** Lessons whose two quick runs must agree output for output. Add a lesson here to cover it. */
-const REPRODUCIBLE_LESSONS = ["00-tour"];
+/** Lessons whose two quick runs must agree output for output (03-vae: a training lesson). Add a lesson here to cover it. */
+const REPRODUCIBLE_LESSONS = ["00-tour", "03-vae"];
 
 const root = repoRoot();
 const startJs = path.join(root, "build", "scripts", "start.js");
@@ -113,6 +113,7 @@ test("a failing lesson gets its page with the error in place, is marked failed, 
   fs.mkdirSync(notebooks, { recursive: true });
   fs.writeFileSync(path.join(notebooks, "00-works.ipynb"), JSON.stringify(OK_NOTEBOOK));
   fs.writeFileSync(path.join(notebooks, "01-fails.ipynb"), JSON.stringify(FAILING_NOTEBOOK));
+  fs.writeFileSync(path.join(notebooks, "02-unreadable.ipynb"), '{"cells": [');
 
   const run = runStart(["--notebooks", notebooks, "--out", out]);
   assert.equal(run.status, 1, `npm start must exit 1 when a lesson fails; output:\n${run.output}`);
@@ -128,6 +129,9 @@ test("a failing lesson gets its page with the error in place, is marked failed, 
   assert.equal(s["01-fails"]?.status, "failed");
   assert.equal(s["01-fails"]?.failedCell, 3);
   assert.equal(s["01-fails"]?.error, "RangeError: deliberate failure for the report test");
+  // A lesson that cannot even start gets a page saying why.
+  assert.equal(s["02-unreadable"]?.status, "failed");
+  assert.match(fs.readFileSync(path.join(out, "02-unreadable.html"), "utf8"), /The lesson could not run: .*02-unreadable.ipynb: not a readable notebook/);
 
   const index = fs.readFileSync(path.join(out, "index.html"), "utf8");
   assert.match(index, /<tr class="status-failed"><td><a href="01-fails.html">/);

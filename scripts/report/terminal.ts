@@ -28,7 +28,7 @@ export class Terminal {
 
   private drawStatus(): void {
     if (!this.tty || !this.statusLine) return;
-    const width = Math.max(20, (this.out.columns ?? 100) - 1);
+    const width = Math.max(20, (this.out.columns || 100) - 1);
     const line = this.statusLine.length > width ? this.statusLine.slice(0, width - 1) + "…" : this.statusLine;
     this.out.write(line);
   }
