@@ -14,7 +14,8 @@ import { repoRoot } from "../kernel/kernelspec";
 import { readNotebook } from "../kernel/runner";
 import { ansiToHtml } from "../scripts/report/ansi";
 import { failureHeadline, formatSeconds, LessonSummary, renderMarkdown } from "../scripts/report/html";
-import { fingerprint, firstDifference, maskTimings } from "../scripts/report/outputs";
+import { fingerprint, firstDifference, maskTimings, METRIC_MIME } from "../scripts/report/outputs";
+import * as lib from "kernel-lib";
 import { parseArgs, UsageError } from "../scripts/start";
 
 /** Lessons whose two quick runs must agree output for output (03-vae: a training lesson). Add a lesson here to cover it. */
@@ -32,6 +33,22 @@ function runStart(args: string[]): { status: number | null; output: string } {
 function summaries(outDir: string): Record<string, LessonSummary> {
   return JSON.parse(fs.readFileSync(path.join(outDir, "runs.json"), "utf8")).lessons;
 }
+
+test("reportMetric: the report's MIME type, JSON-safe values, a text line outside a kernel", () => {
+  assert.equal(lib.METRIC_MIME, METRIC_MIME, "kernel-lib and the report must agree on the metric MIME type");
+  const printed: string[] = [];
+  const log = console.log;
+  console.log = (line: string) => printed.push(line);
+  try {
+    assert.deepEqual(lib.reportMetric("validation loss", 1.23456789, { unit: "nats", digits: 4 }), { name: "validation loss", value: 1.23456789, unit: "nats" });
+    assert.deepEqual(lib.reportMetric("diverged", NaN), { name: "diverged", value: "NaN" });
+    lib.reportMetric("modes covered", 8);
+  } finally {
+    console.log = log;
+  }
+  assert.deepEqual(printed, ["validation loss: 1.235 nats", "diverged: NaN", "modes covered: 8"]);
+  assert.throws(() => lib.reportMetric(" ", 1), TypeError);
+});
 
 test("maskTimings masks durations, rates, clocks and dates but keeps every other number", () => {
   assert.equal(
