@@ -32,6 +32,11 @@ export interface CharGPTTrainOptions {
    * The final evaluation always reads all of it. Default 8192.
    */
   evalChars?: number;
+  /**
+   * Validation characters read by the final evaluation. Default: all of the validation split (what the
+   * lesson's numbers mean); a quick demonstration may read fewer.
+   */
+  finalEvalChars?: number;
   /** Draws the batch offsets. Default: the lesson-wide generator. */
   rng?: Rng;
   /** Title of the progress display. */
@@ -50,8 +55,10 @@ export interface CharGPTTrainOptions {
 }
 
 export interface CharGPTTrainResult extends TrainResult {
-  /** Mean cross-entropy over the whole validation split after training (nats per character). */
+  /** Mean cross-entropy over the validation split after training (nats per character): all of it unless `finalEvalChars`. */
   valLoss: number;
+  /** Characters predicted by that final evaluation. */
+  valChars: number;
   /** Seconds per optimisation step (training only, evaluation excluded). */
   secondsPerStep: number;
 }
@@ -125,7 +132,7 @@ export function loadCharGPT(file: string, config?: CharGPTConfig): LoadedCharGPT
 /**
  * Trains `model` on the first 90% of `text` and evaluates on the last 10%, with the shared training loop
  * (progress display, live chart, stop on interrupt, tensor count checked flat, atomic checkpoints).
- * The final validation loss covers the whole validation split.
+ * The final validation loss covers the whole validation split unless `finalEvalChars` says otherwise.
  */
 export async function trainCharGPT(model: CharGPT, tokenizer: CharTokenizer, text: string, options: CharGPTTrainOptions): Promise<CharGPTTrainResult> {
   const { batchSize = 12, learningRate = 1e-3, weightDecay = 0.01, evalChars = 8192 } = options;
@@ -173,8 +180,9 @@ export async function trainCharGPT(model: CharGPT, tokenizer: CharTokenizer, tex
           }
         : {}),
     });
-    const valLoss = await charGPTLoss(model, valIds);
-    return { ...result, valLoss, secondsPerStep: stepsTimed ? stepSeconds / stepsTimed : NaN };
+    const finalIds = options.finalEvalChars ? valIds.subarray(0, Math.min(valIds.length, options.finalEvalChars + 1)) : valIds;
+    const valLoss = await charGPTLoss(model, finalIds);
+    return { ...result, valLoss, valChars: finalIds.length - 1, secondsPerStep: stepsTimed ? stepSeconds / stepsTimed : NaN };
   } finally {
     optimizer.dispose();
   }
