@@ -135,15 +135,29 @@ export function cellDiagnostics(codeCell: number, diagnostics: Diagnostic[]): Ce
   }));
 }
 
+/** Options of {@link typeCheckCells}. */
+export interface TypeCheckOptions {
+  /** 1-based code-cell numbers that may fail (tagged raises-exception); the chain continues past them. */
+  expectErrors?: ReadonlySet<number>;
+  /**
+   * Start at this 0-based cell with these declarations, taken from an earlier check of the same leading
+   * cells (saves re-checking them). Default: the first cell, no declarations.
+   */
+  start?: { index: number; prevDecl: string };
+  /** Called with the declarations in force before each cell that is checked (0-based index). */
+  onCell?: (index: number, prevDecl: string) => void;
+}
+
 /**
  * Type-checks code cells in order without running them, the way the kernel chains them: each cell is
  * compiled against the declarations of the cells before it. Stops at the first cell with errors (later
  * cells would only repeat them) and returns its diagnostics; an empty list means every cell compiles.
- * Cells listed in `expectErrors` (1-based code-cell numbers) may fail; the chain continues past them.
  */
-export function typeCheckCells(converter: Converter, cells: string[], expectErrors: ReadonlySet<number> = new Set()): CellDiagnostic[] {
-  let prevDecl = "";
-  for (let i = 0; i < cells.length; i++) {
+export function typeCheckCells(converter: Converter, cells: string[], options: TypeCheckOptions = {}): CellDiagnostic[] {
+  const expectErrors = options.expectErrors ?? new Set<number>();
+  let prevDecl = options.start?.prevDecl ?? "";
+  for (let i = options.start?.index ?? 0; i < cells.length; i++) {
+    options.onCell?.(i, prevDecl);
     const result = converter.convert(prevDecl, cells[i]!);
     if (result.diagnostics.length > 0) {
       if (expectErrors.has(i + 1)) continue;
