@@ -17,9 +17,14 @@ export interface Workload {
   dispose(): void;
 }
 
-/** The workload names, in report order. */
+/** The default workloads, in report order; `sgemm-N` for any N (e.g. sgemm-4096 on a GPU) also works. */
 export const WORKLOADS = ["sgemm-256", "sgemm-512", "sgemm-1024", "attention", "vae", "gan", "char-gpt"] as const;
-export type WorkloadName = (typeof WORKLOADS)[number];
+export type WorkloadName = (typeof WORKLOADS)[number] | `sgemm-${number}`;
+
+/** True for a name {@link makeWorkload} knows. */
+export function isWorkload(name: string): name is WorkloadName {
+  return (WORKLOADS as readonly string[]).includes(name) || /^sgemm-[1-9]\d*$/.test(name);
+}
 
 /** Floating-point operations of one sgemm call, for GFLOP/s. */
 export const sgemmFlops = (n: number): number => 2 * n * n * n;
@@ -214,13 +219,8 @@ function charGpt(): Workload {
 
 /** Builds a workload on the active backend. */
 export function makeWorkload(name: WorkloadName): Workload {
+  if (name.startsWith("sgemm-")) return sgemm(Number(name.slice("sgemm-".length)));
   switch (name) {
-    case "sgemm-256":
-      return sgemm(256);
-    case "sgemm-512":
-      return sgemm(512);
-    case "sgemm-1024":
-      return sgemm(1024);
     case "attention":
       return attention();
     case "vae":
@@ -229,5 +229,7 @@ export function makeWorkload(name: WorkloadName): Workload {
       return gan();
     case "char-gpt":
       return charGpt();
+    default:
+      throw new Error(`unknown workload ${name}`);
   }
 }

@@ -5,6 +5,7 @@
  *   npm run bench                      3 rounds, about 1.5 s per backend, workload and round
  *   npm run bench -- --smoke           1 round, short: a check that everything runs
  *   npm run bench -- --rounds 5 --ms 3000 --engines wasm+native,pytorch --workloads vae,gan
+ *   npm run bench -- --baseline pytorch-cuda      ratios relative to PyTorch on CUDA (GPU machines)
  *
  * Each backend runs in its own worker process (tfjs allows one active backend per process), and the
  * rounds interleave them: round r measures every workload on every backend, in an order rotated by
@@ -22,7 +23,7 @@ import * as path from "node:path";
 import { createInterface } from "node:readline";
 import nodemark from "nodemark";
 import { renderSvg, tf, useBestBackend } from "kernel-lib";
-import { makeWorkload, sgemmFlops, WORKLOADS, type Workload, type WorkloadName } from "./bench-workloads";
+import { isWorkload, makeWorkload, sgemmFlops, WORKLOADS, type Workload, type WorkloadName } from "./bench-workloads";
 
 /** A backend to compare: a tfjs backend forced through AIGC_BACKEND, or PyTorch. */
 interface Engine {
@@ -40,6 +41,7 @@ const ENGINES: Engine[] = [
   { id: "tfjs-cpu", kind: "tfjs", env: { AIGC_BACKEND: "cpu" } },
   // OpenMP threads that spin between parallel regions steal the core the tfjs workers need.
   { id: "pytorch", kind: "python", env: { OMP_WAIT_POLICY: "passive" } },
+  { id: "pytorch-cuda", kind: "python", env: { OMP_WAIT_POLICY: "passive", AIGC_TORCH_DEVICE: "cuda" } },
 ];
 
 interface Options {
@@ -48,6 +50,8 @@ interface Options {
   ms: number;
   engines: string[];
   workloads: WorkloadName[];
+  /** The engine the ratios are relative to. Default "pytorch" (CPU, OpenBLAS). */
+  baseline: string;
   out: string;
 }
 
@@ -60,13 +64,14 @@ function parseOptions(argv: string[]): Options {
   // The plain-JS cpu backend takes ~13 s per char-GPT step: part of the full run, not of the smoke test.
   const defaultEngines = ENGINES.map((e) => e.id).filter((id) => !smoke || id !== "tfjs-cpu");
   const workloads = (value("--workloads")?.split(",") ?? [...WORKLOADS]) as WorkloadName[];
-  for (const w of workloads) if (!(WORKLOADS as readonly string[]).includes(w)) throw new Error(`unknown workload ${w}; use ${WORKLOADS.join(", ")}`);
+  for (const w of workloads) if (!isWorkload(w)) throw new Error(`unknown workload ${w}; use ${WORKLOADS.join(", ")} or sgemm-N`);
   return {
     smoke,
     rounds: Number(value("--rounds") ?? (smoke ? 1 : 3)),
     ms: Number(value("--ms") ?? (smoke ? 60 : 1500)),
     engines: value("--engines")?.split(",") ?? defaultEngines,
     workloads,
+    baseline: value("--baseline") ?? "pytorch",
     out: value("--out") ?? "reports",
   };
 }
@@ -77,7 +82,7 @@ function parseOptions(argv: string[]): Options {
 type Request = { op: "info" } | { op: "setup"; workload: WorkloadName; warmup: number } | { op: "measure"; workload: WorkloadName; ms: number };
 
 /** One round's timing: nodemark's mean of many steps, or each step's time when steps are slow. */
-type Measurement = { method: "nodemark"; meanMs: number; error: number; count: number } | { method: "steps"; timesMs: number[] };
+type Measurement = { method: "nodemark"; meanMs: number; margin: number; count: number } | { method: "steps"; timesMs: number[] };
 
 async function worker(): Promise<void> {
   const workloads = new Map<WorkloadName, { w: Workload; lastMs: number }>();
@@ -104,7 +109,7 @@ async function worker(): Promise<void> {
         let m: Measurement;
         if (entry.lastMs * 10 < req.ms) {
           const r = await nodemark((cb: (e?: unknown) => void) => void entry.w.step().then(() => cb(), cb), undefined, Math.round(req.ms));
-          m = { method: "nodemark", meanMs: r.mean / 1e6, error: r.error, count: r.count };
+          m = { method: "nodemark", meanMs: r.mean / 1e6, margin: r.error, count: r.count };
         } else {
           const timesMs: number[] = [];
           const start = performance.now();
@@ -247,7 +252,7 @@ async function main(): Promise<void> {
         }
         if (m.method === "nodemark") {
           cell.rounds.push(m.meanMs);
-          cell.detail.push(`nodemark ${m.count} steps ±${(m.error * 100).toFixed(1)}%`);
+          cell.detail.push(`nodemark ${m.count} steps ±${(m.margin * 100).toFixed(1)}%`);
         } else {
           const times = m.timesMs ?? m.times_ms ?? [];
           cell.rounds.push(median(times));
@@ -256,11 +261,23 @@ async function main(): Promise<void> {
         console.error(`bench: round ${round + 1}/${opts.rounds} ${w} ${engine.id}: ${fmtMs(cell.rounds[cell.rounds.length - 1]!)} ms`);
       }
     }
+    // After every round, so a run stopped by a time limit still leaves its numbers.
+    await report(opts, { started, loadBefore, roundsDone: round + 1, engines, unavailable, cells }, round === opts.rounds - 1);
   }
   for (const { worker } of engines) worker.close();
+}
 
-  // ---- Report.
-  const hasTorch = engines.some((e) => e.engine.id === "pytorch");
+/** Writes the Markdown table (stdout when final), bench.md, bench.html and bench.json. */
+async function report(
+  opts: Options,
+  ctx: { started: Date; loadBefore: string; roundsDone: number; engines: { engine: Engine; summary: string }[]; unavailable: string[]; cells: Map<string, Cell> },
+  final: boolean,
+): Promise<void> {
+  const { started, loadBefore, engines, unavailable, cells } = ctx;
+  const key = (e: string, w: string) => `${e}|${w}`;
+  const base = opts.baseline;
+  const hasTorch = engines.some((e) => e.engine.id === base);
+  const baseName = base === "pytorch" ? "PyTorch" : base;
   const stat = (e: string, w: string) => {
     const c = cells.get(key(e, w));
     if (!c || c.error || c.rounds.length === 0) return null;
@@ -270,23 +287,23 @@ async function main(): Promise<void> {
   lines.push(`# Benchmark, ${started.toISOString().slice(0, 16).replace("T", " ")} UTC${opts.smoke ? " (smoke run: too short to trust)" : ""}`);
   lines.push("");
   lines.push(`Machine: ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cores, Node ${process.version}. Load average (1, 5, 15 min) before: ${loadBefore}; after: ${loadLine()}.`);
-  lines.push(`${opts.rounds} interleaved round(s), about ${opts.ms} ms per backend, workload and round; each cell: median over rounds, then (fastest-slowest round).`);
+  lines.push(`${ctx.roundsDone} of ${opts.rounds} interleaved round(s), about ${opts.ms} ms per backend, workload and round; each cell: median over rounds, then (fastest-slowest round).`);
   lines.push("");
   for (const { engine, summary } of engines) lines.push(`- **${engine.id}**: ${summary}`);
   for (const u of unavailable) lines.push(`- not measured: ${u}`);
   lines.push("");
   const ids = engines.map((e) => e.engine.id);
-  lines.push(`| workload | ${ids.map((id) => (hasTorch && id !== "pytorch" ? `${id} (x PyTorch)` : id)).join(" | ")} |`);
+  lines.push(`| workload | ${ids.map((id) => (hasTorch && id !== base ? `${id} (x ${baseName})` : id)).join(" | ")} |`);
   lines.push(`|---|${ids.map(() => "---:").join("|")}|`);
   const chart: { workload: string; engine: string; value: number }[] = [];
   for (const w of opts.workloads) {
-    const torch = hasTorch ? stat("pytorch", w) : null;
+    const torch = hasTorch ? stat(base, w) : null;
     const row = ids.map((id) => {
       const s = stat(id, w);
       if (!s) return cells.get(key(id, w))?.error ? "error" : "-";
       let text = `${fmtMs(s.med)} ms (${fmtMs(s.lo)}-${fmtMs(s.hi)})`;
       if (w.startsWith("sgemm-")) text += `, ${(sgemmFlops(Number(w.slice(6))) / (s.med * 1e6)).toFixed(1)} GFLOP/s`;
-      if (torch && id !== "pytorch") text += `, **${(s.med / torch.med).toFixed(2)}x**`;
+      if (torch && id !== base) text += `, **${(s.med / torch.med).toFixed(2)}x**`;
       chart.push({ workload: w, engine: id, value: torch ? s.med / torch.med : s.med });
       return text;
     });
@@ -298,7 +315,7 @@ async function main(): Promise<void> {
     for (const [k, c] of errors) lines.push(`- error in ${k.replace("|", " / ")}: ${c.error}`);
   }
   const markdown = lines.join("\n") + "\n";
-  console.log(markdown);
+  if (final) console.log(markdown);
 
   fs.mkdirSync(opts.out, { recursive: true });
   fs.writeFileSync(path.join(opts.out, "bench.md"), markdown);
@@ -308,13 +325,13 @@ async function main(): Promise<void> {
   );
   const spec = {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title: hasTorch ? "Step time relative to PyTorch + OpenBLAS (1 = as fast; lower is better)" : "Step time, ms (lower is better)",
-    data: { values: chart.filter((c) => c.engine !== "pytorch" || !hasTorch) },
+    title: hasTorch ? `Step time relative to ${baseName} (1 = as fast; lower is better)` : "Step time, ms (lower is better)",
+    data: { values: chart.filter((c) => c.engine !== base || !hasTorch) },
     mark: "bar",
     encoding: {
       y: { field: "workload", type: "nominal", sort: opts.workloads, title: null },
       yOffset: { field: "engine", type: "nominal" },
-      x: { field: "value", type: "quantitative", scale: { type: "log" }, title: hasTorch ? "x PyTorch (log scale)" : "ms (log scale)" },
+      x: { field: "value", type: "quantitative", scale: { type: "log" }, title: hasTorch ? `x ${baseName} (log scale)` : "ms (log scale)" },
       color: { field: "engine", type: "nominal" },
       tooltip: [{ field: "engine" }, { field: "workload" }, { field: "value", format: ".2f" }],
     },
@@ -327,7 +344,7 @@ async function main(): Promise<void> {
     path.join(opts.out, "bench.html"),
     `<!doctype html><meta charset="utf-8"><title>aigc-lab benchmark</title>\n<body style="font-family:sans-serif;max-width:60em;margin:2em auto">\n${svg}\n<pre>${escape(markdown)}</pre>\n</body>\n`,
   );
-  console.error(`bench: wrote ${path.join(opts.out, "bench.md")}, bench.html, bench.json`);
+  if (final) console.error(`bench: wrote ${path.join(opts.out, "bench.md")}, bench.html, bench.json`);
 }
 
 if (process.argv.includes("--worker")) {

@@ -17,13 +17,16 @@ import torch
 import torch.nn.functional as F
 
 torch.manual_seed(0)
+# AIGC_TORCH_DEVICE=cuda runs the same workloads on the GPU (scripts/gpu-bench.sh); reading the loss
+# with .item() at the end of each step waits for the GPU, as tfjs's `await data()` does.
+DEV = torch.device(os.environ.get("AIGC_TORCH_DEVICE", "cpu"))
 # Same thread count as the native kernels (one per core): torch 1.13 may default to 1 on a small VM.
 torch.set_num_threads(int(os.environ.get("AIGC_THREADS", os.cpu_count() or 1)))
 
 
 def blas_name():
     """The BLAS actually loaded (Debian's torch links the libblas.so.3 alternative, not a named BLAS)."""
-    torch.randn(8, 8) @ torch.randn(8, 8)
+    torch.randn(8, 8, device=DEV) @ torch.randn(8, 8, device=DEV)
     with open("/proc/self/maps") as maps:
         text = maps.read()
     for name, marker in (("OpenBLAS", "openblas"), ("BLIS", "blis"), ("MKL", "mkl"), ("reference BLAS", "libblas")):
@@ -33,9 +36,9 @@ def blas_name():
 
 
 def dense(i, o, params):
-    w = torch.randn(i, o) * math.sqrt(2 / i)
+    w = torch.randn(i, o, device=DEV) * math.sqrt(2 / i)
     w.requires_grad_(True)
-    b = torch.zeros(o, requires_grad=True)
+    b = torch.zeros(o, requires_grad=True, device=DEV)
     params += [w, b]
     return w, b
 
@@ -49,11 +52,11 @@ def bce_logits(logits, target):
 
 
 def causal_mask(t):
-    return torch.triu(torch.full((t, t), -1e9), diagonal=1)
+    return torch.triu(torch.full((t, t), -1e9, device=DEV), diagonal=1)
 
 
 def sgemm(n):
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    a, b = torch.randn(n, n, device=DEV), torch.randn(n, n, device=DEV)
 
     def step():
         c = a @ b
@@ -78,9 +81,9 @@ def attend(x, wq, wk, wv, wo, h, mask):
 
 def attention():
     B, T, d, h = 8, 128, 128, 4
-    x = torch.randn(B, T, d)
+    x = torch.randn(B, T, d, device=DEV)
     mask = causal_mask(T)
-    ws = [(torch.randn(d, d) / math.sqrt(d)).requires_grad_(True) for _ in range(4)]
+    ws = [(torch.randn(d, d, device=DEV) / math.sqrt(d)).requires_grad_(True) for _ in range(4)]
 
     def step():
         for w in ws:
@@ -97,11 +100,11 @@ def vae():
     params = []
     e1, e2, mu, lv = dense(784, 512, params), dense(512, 256, params), dense(256, 16, params), dense(256, 16, params)
     d1, d2, d3 = dense(16, 256, params), dense(256, 512, params), dense(512, 784, params)
-    x = (torch.rand(B, 784) > 0.7).float()
+    x = (torch.rand(B, 784, device=DEV) > 0.7).float()
     opt = torch.optim.Adam(params, lr=1e-3)
 
     def step():
-        eps = torch.randn(B, 16)
+        eps = torch.randn(B, 16, device=DEV)
         opt.zero_grad(set_to_none=True)
         h = torch.relu(lin(torch.relu(lin(x, e1)), e2))
         m, logvar = lin(h, mu), lin(h, lv)
@@ -122,7 +125,7 @@ def gan():
     gp, dp = [], []
     g = [dense(100, 256, gp), dense(256, 512, gp), dense(512, 784, gp)]
     d = [dense(784, 512, dp), dense(512, 256, dp), dense(256, 1, dp)]
-    real = torch.rand(B, 784) * 2 - 1
+    real = torch.rand(B, 784, device=DEV) * 2 - 1
     opt_g = torch.optim.Adam(gp, lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(dp, lr=2e-4, betas=(0.5, 0.999))
 
@@ -133,7 +136,7 @@ def gan():
         return lin(F.leaky_relu(lin(F.leaky_relu(lin(x, d[0]), 0.2), d[1]), 0.2), d[2])
 
     def step():
-        z = torch.randn(B, 100)
+        z = torch.randn(B, 100, device=DEV)
         opt_d.zero_grad(set_to_none=True)
         loss_d = bce_logits(D(real), 1.0) + bce_logits(D(G(z).detach()), 0.0)
         loss_d.backward()
@@ -152,17 +155,17 @@ def char_gpt():
     params = []
 
     def p(*shape, std=0.02):
-        t = (torch.randn(*shape) * std).requires_grad_(True)
+        t = (torch.randn(*shape, device=DEV) * std).requires_grad_(True)
         params.append(t)
         return t
 
     def ones(n):
-        t = torch.ones(n, requires_grad=True)
+        t = torch.ones(n, requires_grad=True, device=DEV)
         params.append(t)
         return t
 
     def zeros(n):
-        t = torch.zeros(n, requires_grad=True)
+        t = torch.zeros(n, requires_grad=True, device=DEV)
         params.append(t)
         return t
 
@@ -174,8 +177,8 @@ def char_gpt():
     ]
     lnfg, lnfb, head = ones(d), zeros(d), p(d, V)
     mask = causal_mask(T)
-    idx = torch.randint(0, V, (B, T))
-    targets = torch.randint(0, V, (B * T,))
+    idx = torch.randint(0, V, (B, T), device=DEV)
+    targets = torch.randint(0, V, (B * T,), device=DEV)
     opt = torch.optim.Adam(params, lr=1e-3)
 
     def ln(x, g, b):
@@ -202,9 +205,6 @@ def char_gpt():
 
 
 MAKERS = {
-    "sgemm-256": lambda: sgemm(256),
-    "sgemm-512": lambda: sgemm(512),
-    "sgemm-1024": lambda: sgemm(1024),
     "attention": attention,
     "vae": vae,
     "gan": gan,
@@ -216,29 +216,44 @@ def main():
     steps = {}
     for line in sys.stdin:
         msg = json.loads(line)
-        op = msg["op"]
-        if op == "info":
-            reply = {"summary": f"PyTorch {torch.__version__} ({blas_name()}, {torch.get_num_threads()} threads)"}
-        elif op == "setup":
-            step = MAKERS[msg["workload"]]()
-            step()
-            step()
-            steps[msg["workload"]] = step
-            reply = {"ok": True}
-        elif op == "measure":
-            step = steps[msg["workload"]]
-            times, start = [], time.perf_counter()
-            while True:
-                t0 = time.perf_counter()
-                step()
-                times.append((time.perf_counter() - t0) * 1000)
-                if (time.perf_counter() - start) * 1000 >= msg["ms"]:
-                    break
-            reply = {"times_ms": times}
-        else:
-            reply = {"error": f"unknown op {op}"}
+        try:
+            reply = handle(msg, steps)
+        except Exception as e:  # reported to bench.ts, which marks the cell or the engine
+            reply = {"error": f"{type(e).__name__}: {e}".splitlines()[0]}
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
+
+
+def handle(msg, steps):
+    """Answers one request (see the module docstring)."""
+    op = msg["op"]
+    if op == "info":
+        if DEV.type == "cuda":
+            if not torch.cuda.is_available():
+                raise RuntimeError("CUDA is not available to PyTorch")
+            reply = {"summary": f"PyTorch {torch.__version__} on {torch.cuda.get_device_name(0)} (fp32, TF32 {'on' if torch.backends.cuda.matmul.allow_tf32 else 'off'})"}
+        else:
+            reply = {"summary": f"PyTorch {torch.__version__} ({blas_name()}, {torch.get_num_threads()} threads)"}
+    elif op == "setup":
+        name = msg["workload"]
+        step = sgemm(int(name[len("sgemm-"):])) if name.startswith("sgemm-") else MAKERS[name]()
+        step()
+        step()
+        steps[msg["workload"]] = step
+        reply = {"ok": True}
+    elif op == "measure":
+        step = steps[msg["workload"]]
+        times, start = [], time.perf_counter()
+        while True:
+            t0 = time.perf_counter()
+            step()
+            times.append((time.perf_counter() - t0) * 1000)
+            if (time.perf_counter() - start) * 1000 >= msg["ms"]:
+                break
+        reply = {"times_ms": times}
+    else:
+        reply = {"error": f"unknown op {op}"}
+    return reply
 
 
 if __name__ == "__main__":
