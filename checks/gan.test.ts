@@ -24,6 +24,7 @@ import {
   sampleGrid,
   sampleLatent,
   sampleRing,
+  spaceToDepth2x,
   tf,
   upsample2x,
   useBestBackend,
@@ -190,31 +191,50 @@ test("affine equals x·W + b, and its hand-written gradient equals TensorFlow.js
   tf.dispose([x, w, b, up, ...gm, ...gr]);
 });
 
-test("conv2dPatches equals tf.conv2d (stride 1 and 2), and so do its gradients", async () => {
+/** Runs `f` on the cpu backend (which has every conv gradient) with copies of `inputs`; returns flat results. */
+async function onCpu(inputs: tf.Tensor[], f: (...xs: tf.Tensor[]) => tf.Tensor[]): Promise<number[][]> {
+  const vals = inputs.map((t) => ({ data: t.dataSync().slice(), shape: t.shape }));
+  await tf.setBackend("cpu");
+  try {
+    const copies = vals.map((v) => tf.tensor(v.data, v.shape));
+    const outs = f(...copies);
+    const flat = outs.map((t) => Array.from(t.dataSync()));
+    tf.dispose([...copies, ...outs]);
+    return flat;
+  } finally {
+    await useBestBackend({ verbose: false });
+  }
+}
+
+test("conv2dPatches equals tf.conv2d, and so do its gradients", async () => {
   const r = new Rng(2);
-  for (const [stride, k, pad] of [[1, 3, 1], [2, 4, 1]] as const) {
-    const x = tf.randomNormal([2, 8, 8, 3], 0, 1, "float32", r.seed()) as tf.Tensor4D;
+  for (const [k, pad] of [[3, 1], [2, 0]] as const) {
+    const x = tf.randomNormal([2, 6, 6, 3], 0, 1, "float32", r.seed()) as tf.Tensor4D;
     const w = tf.randomNormal([k, k, 3, 5], 0, 1, "float32", r.seed()) as tf.Tensor4D;
     const b = tf.randomNormal([5], 0, 1, "float32", r.seed()) as tf.Tensor1D;
-    const f = (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => conv2dPatches(a as tf.Tensor4D, c as tf.Tensor4D, d as tf.Tensor1D, stride, pad);
-    const mineValue = f(x, w, b);
-    const mineGrads = tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.square(f(a, c, d))))([x, w, b]);
-    const mine = [mineValue, ...mineGrads].map((t) => Array.from(t.dataSync()));
-    // The reference runs on the cpu backend: the wasm backend has no Conv2DBackpropFilter.
-    const vals = [x, w, b].map((t) => ({ data: t.dataSync().slice(), shape: t.shape }));
-    await tf.setBackend("cpu");
-    const [xc, wc, bc] = vals.map((v) => tf.tensor(v.data, v.shape));
-    const g = (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) =>
-      tf.add(tf.conv2d(tf.pad(a as tf.Tensor4D, [[0, 0], [pad, pad], [pad, pad], [0, 0]]), c as tf.Tensor4D, stride, "valid"), d);
-    const refValue = g(xc!, wc!, bc!);
-    const refGrads = tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.square(g(a, c, d))))([xc!, wc!, bc!]);
-    const ref = [refValue, ...refGrads].map((t) => Array.from(t.dataSync()));
-    tf.dispose([xc!, wc!, bc!, refValue, ...refGrads]);
-    await useBestBackend({ verbose: false });
-    assert.deepEqual(mineValue.shape, [2, 8 / stride, 8 / stride, 5]);
-    ["value", "dx", "dW", "db"].forEach((n, i) => closeArrays(mine[i]!, ref[i]!, 1e-3, `stride ${stride} ${n}`));
-    tf.dispose([x, w, b, mineValue, ...mineGrads]);
+    const f = (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => conv2dPatches(a as tf.Tensor4D, c as tf.Tensor4D, d as tf.Tensor1D, pad);
+    const grads = tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.square(f(a, c, d))));
+    const mineOut = [f(x, w, b), ...grads([x, w, b])];
+    const mine = mineOut.map((t) => Array.from(t.dataSync()));
+    const g = (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.add(tf.conv2d(a as tf.Tensor4D, c as tf.Tensor4D, 1, [[0, 0], [pad, pad], [pad, pad], [0, 0]]), d);
+    const ref = await onCpu([x, w, b], (a, c, d) => [g(a!, c!, d!), ...tf.grads((p: tf.Tensor, q: tf.Tensor, s: tf.Tensor) => tf.sum(tf.square(g(p, q, s))))([a!, c!, d!])]);
+    ["value", "dx", "dW", "db"].forEach((n, i) => closeArrays(mine[i]!, ref[i]!, 1e-3, `k ${k} ${n}`));
+    tf.dispose([x, w, b, ...mineOut]);
   }
+});
+
+test("pad 1, space-to-depth, 2x2 conv = a 4x4 stride-2 conv with the kernel regrouped", async () => {
+  const r = new Rng(3);
+  const x = tf.randomNormal([2, 8, 8, 3], 0, 1, "float32", r.seed()) as tf.Tensor4D;
+  const w4 = tf.randomNormal([4, 4, 3, 5], 0, 1, "float32", r.seed()) as tf.Tensor4D;
+  const b = tf.zeros([5]) as tf.Tensor1D;
+  // Kernel row 2a + s, column 2c + t becomes 2x2 position (a, c), channel block (s, t).
+  const w2 = tf.reshape(tf.transpose(tf.reshape(w4, [2, 2, 2, 2, 3, 5]), [0, 2, 1, 3, 4, 5]), [2, 2, 12, 5]) as tf.Tensor4D;
+  const mine = conv2dPatches(spaceToDepth2x(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])), w2, b, 0);
+  assert.deepEqual(mine.shape, [2, 4, 4, 5]);
+  const [ref] = await onCpu([x, w4], (a, c) => [tf.conv2d(a as tf.Tensor4D, c as tf.Tensor4D, 2, [[0, 0], [1, 1], [1, 1], [0, 0]])]);
+  closeArrays(mine.dataSync(), ref!, 1e-4, "strided conv");
+  tf.dispose([x, w4, b, w2, mine]);
 });
 
 test("upsample2x repeats each pixel like resizeNearestNeighbor", () => {

@@ -57,48 +57,51 @@ export function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
 }
 
 /**
- * A 2-D convolution of x (B, H, W, Cin) with a (k, k, Cin, Cout) kernel, stride `stride`, zero padding
- * `pad` on each side, written as patches times a matrix (im2col). Built from reshape, slice, concat and
- * {@link affine} only, because tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter kernel: tf.conv2d cannot
- * train there. Same values as tf.conv2d with the same explicit padding (checks/gan.test.ts).
+ * A stride-1 2-D convolution of x (B, H, W, Cin) with a (k, k, Cin, Cout) kernel and zero padding `pad` on
+ * each side, written as patches times a matrix (im2col): the k² shifted views of the padded input, side by
+ * side, times the kernel flattened to (k·k·Cin, Cout). Built from pad, slice, concat and {@link affine}
+ * because tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter kernel: tf.conv2d cannot train there. Only
+ * rank-4 tensors: wasm slices of rank 5 and more are thousands of times slower. Same values as tf.conv2d
+ * (checks/gan.test.ts).
  */
-export function conv2dPatches(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, stride: number, pad: number): tf.Tensor4D {
+export function conv2dPatches(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, pad: number): tf.Tensor4D {
   const [B, H, W, C] = x.shape;
   const [k, k2, cin, cout] = kernel.shape;
   if (k !== k2 || cin !== C) throw new RangeError(`conv2dPatches: kernel [${kernel.shape}] does not fit input [${x.shape}]`);
-  const outH = Math.floor((H + 2 * pad - k) / stride) + 1;
-  const outW = Math.floor((W + 2 * pad - k) / stride) + 1;
-  // 1) Pad, and round the padded size up to a multiple of the stride so it reshapes into (blocks, stride).
-  const rows = Math.max(H + 2 * pad, stride * (outH - 1 + Math.ceil(k / stride)));
-  const cols = Math.max(W + 2 * pad, stride * (outW - 1 + Math.ceil(k / stride)));
-  const hp = Math.ceil(rows / stride) * stride;
-  const wp = Math.ceil(cols / stride) * stride;
-  const padded = tf.pad(x, [[0, 0], [pad, hp - H - pad], [pad, wp - W - pad], [0, 0]]);
-  // 2) Row r = stride·q + s becomes index (q, s): a strided slice is then a plain slice (which has a gradient).
-  const blocks = tf.reshape(padded, [B, hp / stride, stride, wp / stride, stride, C]);
-  const patches: tf.Tensor[] = [];
-  for (let i = 0; i < k; i++) {
-    for (let j = 0; j < k; j++) {
-      const part = tf.slice(blocks, [0, Math.floor(i / stride), i % stride, Math.floor(j / stride), j % stride, 0], [B, outH, 1, outW, 1, C]);
-      patches.push(tf.reshape(part, [B * outH * outW, C]));
-    }
-  }
-  // 3) The patch of each output pixel, ordered (kernel row, kernel column, channel) like the kernel.
-  const cols2d = tf.concat(patches, 1) as tf.Tensor2D; // (B·outH·outW, k·k·C)
-  const out = affine(cols2d, tf.reshape(kernel, [k * k * cin, cout]) as tf.Tensor2D, bias); // (B·outH·outW, Cout)
-  return tf.reshape(out, [B, outH, outW, cout]);
+  const outH = H + 2 * pad - k + 1;
+  const outW = W + 2 * pad - k + 1;
+  return tf.tidy(() => {
+    // 1) Pad, then take the k² shifted (B, outH, outW, C) windows, in the kernel's (row, column) order.
+    const padded = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
+    const views: tf.Tensor4D[] = [];
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) views.push(tf.slice(padded, [0, i, j, 0], [B, outH, outW, C]));
+    // 2) Each output pixel's patch, ordered (kernel row, kernel column, channel) like the flattened kernel.
+    const patches = tf.reshape(tf.concat(views, 3), [B * outH * outW, k * k * C]) as tf.Tensor2D; // (B·outH·outW, k·k·C)
+    const out = affine(patches, tf.reshape(kernel, [k * k * cin, cout]) as tf.Tensor2D, bias); // (B·outH·outW, Cout)
+    return tf.reshape(out, [B, outH, outW, cout]);
+  });
+}
+
+/**
+ * Space-to-depth: each 2x2 block of pixels becomes one pixel with 4x the channels, (B, H, W, C) ->
+ * (B, H/2, W/2, 4C), channels ordered (block row, block column, channel). A 2x2 stride-1 convolution after
+ * it is exactly a 4x4 stride-2 convolution before it (with the kernel regrouped), so D downsamples with
+ * rank-4 ops only (checks/gan.test.ts shows the equivalence).
+ */
+export function spaceToDepth2x(x: tf.Tensor4D): tf.Tensor4D {
+  const [B, H, W, C] = x.shape;
+  if (H % 2 !== 0 || W % 2 !== 0) throw new RangeError(`spaceToDepth2x: height and width must be even, got [${x.shape}]`);
+  return tf.tidy(() => {
+    const rows = tf.reshape(x, [B * (H / 2), 2, W / 2, 2 * C]); // (B·H/2, row in block, W/2, (column in block, C))
+    return tf.reshape(tf.transpose(rows, [0, 2, 1, 3]), [B, H / 2, W / 2, 4 * C]);
+  });
 }
 
 /** Doubles height and width by repeating each pixel (nearest-neighbour upsampling), (B, H, W, C) -> (B, 2H, 2W, C). */
 export function upsample2x(x: tf.Tensor4D): tf.Tensor4D {
-  const [B, H, W, C] = x.shape;
-  // Reshape and tile instead of resizeNearestNeighbor: same values, and every op here has a wasm gradient.
-  // Rank-3 tiles only: tfjs 4.22 has no tile gradient above rank 5.
-  return tf.tidy(() => {
-    const wide = tf.tile(tf.reshape(x, [B * H * W, 1, C]), [1, 2, 1]); // each pixel twice along a row
-    const tall = tf.tile(tf.reshape(wide, [B * H, 1, 2 * W * C]), [1, 2, 1]); // each row twice
-    return tf.reshape(tall, [B, 2 * H, 2 * W, C]);
-  });
+  const [, H, W] = x.shape;
+  // At an integer scale, nearest-neighbour resizing copies each pixel into a 2x2 block; wasm has its gradient.
+  return tf.image.resizeNearestNeighbor(x, [2 * H, 2 * W]);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -302,9 +305,9 @@ export class ConvGenerator extends VariableNetwork {
       const B = z.shape[0]!;
       const h0 = tf.relu(affine(z as tf.Tensor2D, v.fcKernel as tf.Tensor2D, v.fcBias as tf.Tensor1D)); // (B, 7·7·2C)
       const h1 = upsample2x(tf.reshape(h0, [B, 7, 7, 2 * this.c])); // (B, 14, 14, 2C)
-      const h2 = tf.relu(conv2dPatches(h1, v.conv1Kernel as tf.Tensor4D, v.conv1Bias as tf.Tensor1D, 1, 1)); // (B, 14, 14, C)
+      const h2 = tf.relu(conv2dPatches(h1, v.conv1Kernel as tf.Tensor4D, v.conv1Bias as tf.Tensor1D, 1)); // (B, 14, 14, C)
       const h3 = upsample2x(h2 as tf.Tensor4D); // (B, 28, 28, C)
-      return tf.tanh(conv2dPatches(h3, v.conv2Kernel as tf.Tensor4D, v.conv2Bias as tf.Tensor1D, 1, 1)); // (B, 28, 28, 1)
+      return tf.tanh(conv2dPatches(h3, v.conv2Kernel as tf.Tensor4D, v.conv2Bias as tf.Tensor1D, 1)); // (B, 28, 28, 1)
     });
   }
 }
@@ -312,6 +315,8 @@ export class ConvGenerator extends VariableNetwork {
 /**
  * A small DCGAN-style discriminator for (B, 28, 28, K) inputs (K = 1, or the pack size for PacGAN):
  * 4x4 stride-2 conv to C -> LeakyReLU -> 4x4 stride-2 conv to 2C -> LeakyReLU -> dense to one logit.
+ * Each strided conv is computed as pad 1 -> {@link spaceToDepth2x} -> 2x2 conv, so its kernels have shape
+ * (2, 2, 4·Cin, Cout): the same function class as (4, 4, Cin, Cout) at stride 2, regrouped.
  */
 export class ConvDiscriminator extends VariableNetwork {
   readonly inputSize: number;
@@ -325,9 +330,9 @@ export class ConvDiscriminator extends VariableNetwork {
     const k = options.inChannels ?? 1;
     this.inChannels = k;
     this.inputSize = 28 * 28 * k;
-    this.v.conv1Kernel = this.addVariable("conv1/kernel", uniformInit([4, 4, k, c], 16 * k, r));
+    this.v.conv1Kernel = this.addVariable("conv1/kernel", uniformInit([2, 2, 4 * k, c], 16 * k, r));
     this.v.conv1Bias = this.addVariable("conv1/bias", uniformInit([c], 16 * k, r));
-    this.v.conv2Kernel = this.addVariable("conv2/kernel", uniformInit([4, 4, c, 2 * c], 16 * c, r));
+    this.v.conv2Kernel = this.addVariable("conv2/kernel", uniformInit([2, 2, 4 * c, 2 * c], 16 * c, r));
     this.v.conv2Bias = this.addVariable("conv2/bias", uniformInit([2 * c], 16 * c, r));
     this.v.fcKernel = this.addVariable("fc/kernel", uniformInit([7 * 7 * 2 * c, 1], 7 * 7 * 2 * c, r));
     this.v.fcBias = this.addVariable("fc/bias", uniformInit([1], 7 * 7 * 2 * c, r));
@@ -338,11 +343,16 @@ export class ConvDiscriminator extends VariableNetwork {
     return tf.tidy(() => {
       const B = x.shape[0]!;
       const img = tf.reshape(x, [B, 28, 28, this.inChannels]) as tf.Tensor4D;
-      const h1 = tf.leakyRelu(conv2dPatches(img, v.conv1Kernel as tf.Tensor4D, v.conv1Bias as tf.Tensor1D, 2, 1), 0.2); // (B, 14, 14, C)
-      const h2 = tf.leakyRelu(conv2dPatches(h1 as tf.Tensor4D, v.conv2Kernel as tf.Tensor4D, v.conv2Bias as tf.Tensor1D, 2, 1), 0.2); // (B, 7, 7, 2C)
+      const h1 = tf.leakyRelu(stridedConv(img, v.conv1Kernel as tf.Tensor4D, v.conv1Bias as tf.Tensor1D), 0.2); // (B, 14, 14, C)
+      const h2 = tf.leakyRelu(stridedConv(h1 as tf.Tensor4D, v.conv2Kernel as tf.Tensor4D, v.conv2Bias as tf.Tensor1D), 0.2); // (B, 7, 7, 2C)
       return affine(tf.reshape(h2, [B, -1]) as tf.Tensor2D, v.fcKernel as tf.Tensor2D, v.fcBias as tf.Tensor1D); // (B, 1)
     });
   }
+}
+
+/** A 4x4 stride-2 convolution with padding 1, as pad -> space-to-depth -> 2x2 conv: (B, H, W, Cin) -> (B, H/2, W/2, Cout). */
+function stridedConv(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor4D {
+  return tf.tidy(() => conv2dPatches(spaceToDepth2x(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])), kernel, bias, 0));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -552,4 +562,121 @@ export class Gan {
  */
 export function sampleGrid(gan: Gan, n: number, seed: number): tf.Tensor {
   return tf.tidy(() => tf.div(tf.add(gan.sample(n, seed), 1), 2));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The lesson's two GANs, shared by notebooks/04-gan.ipynb and scripts/train-gan.ts so they cannot drift apart.
+
+/** The ring GAN's settings. */
+export interface RingGanConfig {
+  /** Latent size. Default 64. */
+  latentDim: number;
+  /** Hidden widths of both MLPs. Default [128, 128]. */
+  hidden: number[];
+  /** The remedy: a minibatch-std feature in D. Default false (the plain GAN that collapses). */
+  minibatchStd: boolean;
+  /** Adam learning rate of both players (betas 0.5, 0.999). Default 1e-3. */
+  learningRate: number;
+  /** Real and fake samples per step. Default 512. */
+  batch: number;
+  /** Decay of G's weight average. Default 0.999. */
+  averageDecay: number;
+}
+
+/** Defaults of {@link RingGanConfig}: the reference setting G z(64)-128-128-2, D 2-128-128-1, ReLU, Adam 1e-3. */
+export const RING_GAN_DEFAULTS: RingGanConfig = { latentDim: 64, hidden: [128, 128], minibatchStd: false, learningRate: 1e-3, batch: 512, averageDecay: 0.999 };
+
+/**
+ * The ring GAN (non-saturating loss): G, D and G's weight average initialised from forks of `rng`, and the
+ * latent codes of training drawn from another fork. Draw the training data from a later fork of the same rng.
+ */
+export function createRingGan(config: Partial<RingGanConfig>, rng: Rng): Gan {
+  const c = { ...RING_GAN_DEFAULTS, ...config };
+  const gSizes = [c.latentDim, ...c.hidden, 2];
+  return new Gan({
+    generator: createMlp({ sizes: gSizes, name: "G", rng: rng.fork() }),
+    discriminator: createMlp({ sizes: [2, ...c.hidden, 1], name: "D", minibatchStd: c.minibatchStd, rng: rng.fork() }),
+    averageGenerator: createMlp({ sizes: gSizes, name: "G", rng: rng.fork() }),
+    averageDecay: c.averageDecay,
+    learningRate: c.learningRate,
+    rng: rng.fork(),
+  });
+}
+
+/** The Fashion-MNIST GAN's settings. */
+export interface FashionGanConfig {
+  /**
+   * "mlp": G z-256-512-784 (ReLU, tanh) and D 784-512-256-1 (LeakyReLU 0.2), as in Goodfellow et al. 2014's
+   * MNIST experiments but without maxout; "conv": the {@link ConvGenerator} / {@link ConvDiscriminator} pair,
+   * which on the single-threaded wasm backend takes seconds per step. Default "mlp".
+   */
+  architecture: "mlp" | "conv";
+  /** Latent size. Default 64. */
+  latentDim: number;
+  /** Channels of the conv pair ({@link ConvGanOptions}). Default 32. */
+  channels: number;
+  /** Adam learning rate of both players (betas 0.5, 0.999). Default 2e-4 (Radford et al. 2016, section 4). */
+  learningRate: number;
+  /** Images per step. Default 64. */
+  batch: number;
+  /** Decay of G's weight average. Default 0.999. */
+  averageDecay: number;
+}
+
+/** Defaults of {@link FashionGanConfig}. */
+export const FASHION_GAN_DEFAULTS: FashionGanConfig = { architecture: "mlp", latentDim: 64, channels: 32, learningRate: 2e-4, batch: 64, averageDecay: 0.999 };
+
+/** The Fashion-MNIST GAN, seeded like {@link createRingGan}. Images are (28, 28, 1) in [-1, 1]. */
+export function createFashionGan(config: Partial<FashionGanConfig>, rng: Rng): Gan {
+  const c = { ...FASHION_GAN_DEFAULTS, ...config };
+  const makeG = (r: Rng): Network =>
+    c.architecture === "conv"
+      ? new ConvGenerator({ latentDim: c.latentDim, channels: c.channels, rng: r })
+      : new ImageMlp(createMlp({ sizes: [c.latentDim, 256, 512, 784], outputActivation: "tanh", name: "G", rng: r }));
+  const D = c.architecture === "conv" ? new ConvDiscriminator({ channels: c.channels, rng: rng.fork() }) : null;
+  return new Gan({
+    generator: makeG(rng.fork()),
+    discriminator: D ?? createMlp({ sizes: [784, 512, 256, 1], activation: "leakyRelu", name: "D", rng: rng.fork() }),
+    averageGenerator: makeG(rng.fork()),
+    averageDecay: c.averageDecay,
+    learningRate: c.learningRate,
+    rng: rng.fork(),
+  });
+}
+
+/** An MLP whose 784 outputs are reshaped to (28, 28, 1) images. */
+class ImageMlp implements Network {
+  readonly outputShape = [28, 28, 1];
+  constructor(private readonly mlp: Mlp) {}
+  get name(): string {
+    return this.mlp.name;
+  }
+  get inputSize(): number {
+    return this.mlp.inputSize;
+  }
+  get variables(): tf.Variable[] {
+    return this.mlp.variables;
+  }
+  apply(x: tf.Tensor): tf.Tensor4D {
+    return tf.tidy(() => tf.reshape(this.mlp.apply(x), [-1, 28, 28, 1]));
+  }
+  namedWeights(): Record<string, tf.Tensor> {
+    return this.mlp.namedWeights();
+  }
+  loadWeights(weights: Record<string, tf.Tensor>): void {
+    this.mlp.loadWeights(weights);
+  }
+  parameterCount(): number {
+    return this.mlp.parameterCount();
+  }
+  dispose(): void {
+    this.mlp.dispose();
+  }
+}
+
+/** A random batch of `batch` images from (N, 28, 28) images in [0, 1], as (batch, 28, 28, 1) in [-1, 1]. */
+export function imageBatch(images: tf.Tensor3D, batch: number, rng: Rng): tf.Tensor4D {
+  const n = images.shape[0];
+  const idx = Int32Array.from({ length: batch }, () => rng.int(n));
+  return tf.tidy(() => tf.sub(tf.mul(tf.gather(images, tf.tensor1d(idx, "int32")), 2), 1).reshape([batch, 28, 28, 1]) as tf.Tensor4D);
 }

@@ -1,0 +1,242 @@
+/**
+ * Trains the GANs of notebooks/04-gan.ipynb and writes what the notebook ships: the ring generator
+ * (notebooks/checkpoints/gan-ring.ckpt; the collapsed plain one, gan-ring-plain.ckpt), the Fashion-MNIST
+ * generator with a timeline of sample grids (gan-fashion.ckpt) and the table of
+ * ring runs, plain GAN against the minibatch-std remedy on the same seeds (gan-ring-runs.json). The same
+ * code as the notebook: kernel-lib's createRingGan / createFashionGan, Gan.step and train().
+ *
+ *   npx tsc -b
+ *   flock /tmp/aigc-train.lock node build/scripts/train-gan.js
+ *
+ * Options (defaults): --tasks ring,fashion; --variants remedy,plain; --seeds 0,1,2; --steps 10000 (ring
+ * steps of batch 512); --fashion-steps 3000 (batch 64); --out-dir notebooks/checkpoints. Runs go in the
+ * order remedy seed 0 (its weight-averaged G becomes gan-ring.ckpt), Fashion-MNIST, the other remedy seeds,
+ * then the plain seeds; after every ring run the table is rewritten, so an interrupted session keeps what
+ * finished. Each ring run reports modes covered and high-quality share of 2,500 samples (kernel-lib
+ * ringCoverage) for the weight-averaged G and for G as trained, and its wall time.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import {
+  createFashionGan,
+  createRingGan,
+  currentBackend,
+  FASHION_GAN_DEFAULTS,
+  imageBatch,
+  loadFashionMnist,
+  RING_GAN_DEFAULTS,
+  ringCoverage,
+  Rng,
+  sampleRing,
+  saveCheckpoint,
+  tf,
+  train,
+  useBestBackend,
+} from "kernel-lib";
+
+/** The seed of the 2,500 evaluation codes, shared with the notebook so it reproduces the recorded numbers. */
+export const RING_EVAL_SEED = 2500;
+
+interface Args {
+  tasks: string[];
+  variants: ("remedy" | "plain")[];
+  seeds: number[];
+  steps: number;
+  fashionSteps: number;
+  outDir: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const known = new Set(["tasks", "variants", "seeds", "steps", "fashion-steps", "out-dir"]);
+  const get = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    if (i < 0) return undefined;
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith("--")) throw new Error(`--${name} needs a value`);
+    return v;
+  };
+  for (const a of argv) if (a.startsWith("--") && !known.has(a.slice(2))) throw new Error(`unknown option ${a}; known: ${[...known].map((k) => "--" + k).join(" ")}`);
+  const int = (name: string, dflt: number): number => {
+    const raw = get(name);
+    const v = raw === undefined ? dflt : Number(raw);
+    if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer, got ${raw}`);
+    return v;
+  };
+  const tasks = (get("tasks") ?? "ring,fashion").split(",");
+  if (!tasks.every((t) => t === "ring" || t === "fashion")) throw new Error(`--tasks takes ring and/or fashion, got ${tasks}`);
+  const variants = (get("variants") ?? "remedy,plain").split(",") as Args["variants"];
+  if (!variants.every((v) => v === "remedy" || v === "plain")) throw new Error(`--variants takes remedy and/or plain, got ${variants}`);
+  const seeds = (get("seeds") ?? "0,1,2").split(",").map(Number);
+  if (!seeds.every(Number.isInteger)) throw new Error(`--seeds must be integers like 0,1,2`);
+  const repo = path.resolve(__dirname, "..", "..");
+  return { tasks, variants, seeds, steps: int("steps", 10000), fashionSteps: int("fashion-steps", 3000), outDir: path.resolve(get("out-dir") ?? path.join(repo, "notebooks", "checkpoints")) };
+}
+
+/** One ring run's outcome, as the table records it. */
+export interface RingRun {
+  variant: "remedy" | "plain";
+  seed: number;
+  steps: number;
+  /** Weight-averaged G (what the notebook shows). */
+  modes: number;
+  quality: number;
+  /** G as trained. */
+  rawModes: number;
+  rawQuality: number;
+  seconds: number;
+  msPerStep: number;
+  /** Modes and quality of the averaged G every 1,000 steps. */
+  history: { step: number; modes: number; quality: number }[];
+}
+
+async function ringRun(variant: "remedy" | "plain", seed: number, steps: number, ckptPath: string | null): Promise<RingRun> {
+  const config = { ...RING_GAN_DEFAULTS, minibatchStd: variant === "remedy" };
+  // 1) The notebook's seeding: one Rng per run, forks for the networks and codes, then one for the data.
+  const rng = new Rng(seed);
+  const gan = createRingGan(config, rng);
+  const data = rng.fork();
+  const history: RingRun["history"] = [];
+  const measure = (averaged: boolean) => {
+    const s = gan.sample(2500, RING_EVAL_SEED, averaged);
+    const cov = ringCoverage(s);
+    s.dispose();
+    return cov;
+  };
+  // 2) Train with the lesson's loop (progress lines on stderr, tensor count checked flat).
+  const result = await train({
+    steps,
+    title: `ring ${variant} seed ${seed}`,
+    evalEvery: 1000,
+    step: () => {
+      const real = sampleRing(config.batch, { rng: data });
+      try {
+        return gan.step(real);
+      } finally {
+        real.dispose();
+      }
+    },
+    evaluate: (i) => {
+      const cov = measure(true);
+      history.push({ step: i + 1, modes: cov.modesCovered, quality: cov.quality });
+      return { modes: cov.modesCovered, quality: cov.quality };
+    },
+  });
+  const avg = measure(true);
+  const raw = measure(false);
+  const run: RingRun = {
+    variant,
+    seed,
+    steps: result.stepsDone,
+    modes: avg.modesCovered,
+    quality: avg.quality,
+    rawModes: raw.modesCovered,
+    rawQuality: raw.quality,
+    seconds: result.seconds,
+    msPerStep: (1000 * result.seconds) / Math.max(1, result.stepsDone),
+    history,
+  };
+  // 3) The shipped ring generator: the weight average, which is what `gan.sample` draws from.
+  if (ckptPath) {
+    await saveCheckpoint(ckptPath, {
+      kind: "gan-ring",
+      config: { ...config, seed },
+      step: result.stepsDone,
+      weights: gan.averageGenerator!.namedWeights(),
+      extra: { run, backend: currentBackend()?.summary, evalSeed: RING_EVAL_SEED, made: new Date().toISOString() },
+    });
+    console.log(`wrote ${ckptPath}`);
+  }
+  gan.dispose();
+  return run;
+}
+
+/** Steps at which the Fashion-MNIST run keeps a grid of samples, for the notebook's training timeline. */
+export function snapshotSteps(steps: number): number[] {
+  return [...new Set([0, 100, 250, 500, 1000, 2000, steps].filter((s) => s <= steps))];
+}
+
+/** The codes of the timeline's 16 images. */
+export const FASHION_SNAPSHOT_SEED = 16;
+
+/** 16 images of G as trained, from fixed codes, as base64 bytes (0..255, 16 x 28 x 28). */
+function snapshot(gan: ReturnType<typeof createFashionGan>): string {
+  const bytes = tf.tidy(() => tf.cast(tf.round(tf.mul(tf.clipByValue(tf.div(tf.add(gan.sample(16, FASHION_SNAPSHOT_SEED, false), 1), 2), 0, 1), 255)), "int32"));
+  const out = Buffer.from(Uint8Array.from(bytes.dataSync())).toString("base64");
+  bytes.dispose();
+  return out;
+}
+
+async function fashionRun(steps: number, ckptPath: string): Promise<void> {
+  const seed = 0;
+  const config = { ...FASHION_GAN_DEFAULTS };
+  const rng = new Rng(seed);
+  const gan = createFashionGan(config, rng);
+  const dataRng = rng.fork();
+  const set = loadFashionMnist({ split: "train", source: "auto" });
+  console.log(set.description);
+  const at = new Set(snapshotSteps(steps));
+  const snapshots: { step: number; images: string }[] = [{ step: 0, images: snapshot(gan) }];
+  const result = await train({
+    steps,
+    title: "fashion-mnist GAN",
+    onStep: (i) => {
+      if (at.has(i + 1)) snapshots.push({ step: i + 1, images: snapshot(gan) });
+    },
+    step: () => {
+      const real = imageBatch(set.images, config.batch, dataRng);
+      try {
+        return gan.step(real);
+      } finally {
+        real.dispose();
+      }
+    },
+  });
+  await saveCheckpoint(ckptPath, {
+    kind: "gan-fashion",
+    config: { ...config, seed },
+    step: result.stepsDone,
+    weights: gan.averageGenerator!.namedWeights(),
+    extra: { snapshots, snapshotSeed: FASHION_SNAPSHOT_SEED, data: set.description, source: set.source, seconds: result.seconds, last: result.last, backend: currentBackend()?.summary, made: new Date().toISOString() },
+  });
+  console.log(`wrote ${ckptPath} after ${result.stepsDone} steps in ${result.seconds.toFixed(0)} s (D ${result.last.d?.toFixed(3)}, G ${result.last.g?.toFixed(3)})`);
+  set.images.dispose();
+  gan.dispose();
+}
+
+function writeTable(file: string, runs: RingRun[]): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, JSON.stringify({ backend: currentBackend()?.summary, evalSeed: RING_EVAL_SEED, runs }, null, 1) + "\n");
+  fs.renameSync(tmp, file);
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  await useBestBackend();
+  fs.mkdirSync(args.outDir, { recursive: true });
+  const tablePath = path.join(args.outDir, "gan-ring-runs.json");
+  const runs: RingRun[] = [];
+  // Remedy seed 0 first (the shipped model), then Fashion-MNIST, then the rest of the table.
+  const ringQueue: ["remedy" | "plain", number][] = [];
+  for (const v of args.variants) for (const s of args.seeds) ringQueue.push([v, s]);
+  const doRing = args.tasks.includes("ring");
+  const first = doRing ? ringQueue.shift() : undefined;
+  const oneRing = async (v: "remedy" | "plain", s: number, ckpt: string | null) => {
+    const run = await ringRun(v, s, args.steps, ckpt);
+    runs.push(run);
+    writeTable(tablePath, runs);
+    console.log(
+      `RESULT ring ${v} seed ${s}: ${run.modes}/8 modes, ${(100 * run.quality).toFixed(1)}% high quality (G as trained: ${run.rawModes}/8, ${(100 * run.rawQuality).toFixed(1)}%), ${run.steps} steps in ${run.seconds.toFixed(0)} s (${run.msPerStep.toFixed(1)} ms/step)`,
+    );
+  };
+  // Seed 0 of each variant is shipped: the remedy's generator and the plain one's collapsed generator.
+  const ckptFor = (v: "remedy" | "plain", s: number) => (s === args.seeds[0] ? path.join(args.outDir, v === "remedy" ? "gan-ring.ckpt" : "gan-ring-plain.ckpt") : null);
+  if (first) await oneRing(first[0], first[1], ckptFor(first[0], first[1]));
+  if (args.tasks.includes("fashion")) await fashionRun(args.fashionSteps, path.join(args.outDir, "gan-fashion.ckpt"));
+  if (doRing) for (const [v, s] of ringQueue) await oneRing(v, s, ckptFor(v, s));
+  console.log(`numTensors at the end: ${tf.memory().numTensors}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
