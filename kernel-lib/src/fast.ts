@@ -2,8 +2,9 @@
  * The fast CPU route: the wasm backend with its hot kernels replaced.
  *
  * With the native addon (kernel-lib/native, built by `npm install` through the root "prepare"
- * script), BatchMatMul, _FusedMatMul, Sum and Tanh run as multithreaded native code that reads and
- * writes tensors in place in the wasm heap. Without it (no compiler, `AIGC_NATIVE=0`), matMul with
+ * script), BatchMatMul, _FusedMatMul, Sum, Tanh, Pow and the elementwise Add/Sub/Multiply/RealDiv
+ * run as multithreaded native code that reads and writes tensors in place in the wasm heap, and
+ * Identity shares its input's buffer instead of copying it. Without it (no compiler, `AIGC_NATIVE=0`), matMul with
  * transpose flags is repaired by transposing explicitly first: wasm's transposed matMul is 12-25x
  * slower than the plain one, and every gradient uses it. backend.ts calls
  * {@link registerFastKernels} when it activates wasm. Taught in notebooks/00-tour.ipynb (backends).
@@ -37,6 +38,8 @@ export interface NativeKernels {
   ): void;
   sum(heap: ArrayBuffer, xOff: number, yOff: number, outer: number, reduce: number, inner: number): void;
   tanh(heap: ArrayBuffer, xOff: number, yOff: number, n: number): void;
+  binary(heap: ArrayBuffer, op: number, n: number, aOff: number, aSize: number, aInner: number, bOff: number, bSize: number, bInner: number, outOff: number): void;
+  powScalar(heap: ArrayBuffer, xOff: number, outOff: number, n: number, exponent: number): void;
   info(): { simd: "avx2" | "portable"; threads: number };
 }
 
@@ -63,6 +66,7 @@ interface WasmBackend {
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   disposeData(dataId: object): boolean;
+  incRef(dataId: object): void;
 }
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
@@ -239,6 +243,87 @@ function nativeTanh(native: NativeKernels, args: KernelArgs): tf.TensorInfo {
   return out;
 }
 
+/** fast.cc's BinaryOp numbers. */
+const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 };
+
+/**
+ * How an operand broadcast to `outShape` repeats, as fast.cc's `Repeat`: element i of the output
+ * reads operand element (i / inner) % size. Possible when the operand's non-1 axes are one run of
+ * the output's axes (same shape, scalar, a bias [N], a mean [B, T, 1], a mask [T, T] under
+ * [B, h, T, T]); null otherwise (the original kernel then handles it).
+ */
+export function repeatPattern(shape: number[], outShape: number[]): { size: number; inner: number } | null {
+  const padded = [...new Array<number>(outShape.length - shape.length).fill(1), ...shape];
+  let size = 1;
+  let inner = 1;
+  let state: "before" | "in" | "after" = "before";
+  for (let d = 0; d < outShape.length; d++) {
+    const o = outShape[d]!;
+    if (o === 1) continue;
+    const matches = padded[d] === o;
+    if (!matches && padded[d] !== 1) return null;
+    if (matches) {
+      if (state === "after") return null;
+      state = "in";
+      size *= o;
+    } else if (state === "in") {
+      state = "after";
+    }
+    if (state === "after") inner *= o;
+  }
+  return { size, inner };
+}
+
+/** Add, Sub, Multiply, RealDiv on float32 with repeat-style broadcasting, natively; else the original. */
+function nativeBinary(native: NativeKernels, name: string, args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackend;
+  const { a, b } = args.inputs;
+  if (!a || !b || a.dtype !== "float32" || b.dtype !== "float32") return callOriginal(name, args);
+  const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+  const pa = repeatPattern(a.shape, outShape);
+  const pb = repeatPattern(b.shape, outShape);
+  if (!pa || !pb) return callOriginal(name, args);
+  const out = backend.makeOutput(outShape, "float32");
+  const n = size(outShape);
+  if (n === 0) return out;
+  native.binary(
+    backend.wasm.HEAPU8.buffer as ArrayBuffer,
+    BINARY_OPS[name]!,
+    n,
+    floatOffset(backend, a),
+    pa.size,
+    pa.inner,
+    floatOffset(backend, b),
+    pb.size,
+    pb.inner,
+    floatOffset(backend, out),
+  );
+  return out;
+}
+
+/** Pow with a scalar exponent (GELU's x^3 and its gradient's x^2) natively; else the original. */
+function nativePow(native: NativeKernels, args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackend;
+  const { a, b } = args.inputs;
+  if (!a || !b || a.dtype !== "float32" || b.dtype !== "float32" || size(b.shape) !== 1) return callOriginal("Pow", args);
+  const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+  const out = backend.makeOutput(outShape, "float32");
+  const n = size(outShape);
+  if (n === 0) return out;
+  const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
+  const exponent = new Float32Array(heap, backend.dataIdMap.get(b.dataId).memoryOffset, 1)[0]!;
+  native.powScalar(heap, floatOffset(backend, a), floatOffset(backend, out), n, exponent);
+  return out;
+}
+
+/** Identity without a copy, as the cpu backend does it: tensors are immutable, so share the buffer. */
+function sharedIdentity(args: KernelArgs): tf.TensorInfo {
+  const x = args.inputs.x!;
+  if (x.dtype === "string") return callOriginal("Identity", args);
+  (args.backend as WasmBackend).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
 /** Swaps the last two axes with the original wasm Transpose kernel (fast, unlike transposed matMul). */
 function swapLastAxes(t: tf.TensorInfo, backend: unknown): tf.TensorInfo {
   const perm = t.shape.map((_, i) => i);
@@ -269,13 +354,13 @@ function repairedMatMul(name: string, args: KernelArgs): tf.TensorInfo {
 
 /** What {@link registerFastKernels} installed. */
 export interface FastKernels {
-  /** True when the native addon runs matMul, Sum and Tanh. */
+  /** True when the native addon runs matMul and the other hot kernels. */
   native: boolean;
   /** Words for backend.ts's summary line, e.g. "native sgemm AVX2 2 threads". */
   detail: string;
 }
 
-/** Replaces the wasm backend's matMul (and, with the addon, Sum and Tanh) kernels. Idempotent. */
+/** Replaces the wasm backend's matMul (and, with the addon, the other hot) kernels. Idempotent. */
 export function registerFastKernels(): FastKernels {
   // Transpose is only used, never replaced; record it so the repair can call it.
   const transpose = tf.getKernel("Transpose", "wasm");
@@ -287,12 +372,15 @@ export function registerFastKernels(): FastKernels {
     override("_FusedMatMul", (args) => nativeMatMul(native, "_FusedMatMul", args));
     override("Sum", (args) => nativeSum(native, args));
     override("Tanh", (args) => nativeTanh(native, args));
+    for (const name of Object.keys(BINARY_OPS)) override(name, (args) => nativeBinary(native, name, args));
+    override("Pow", (args) => nativePow(native, args));
+    override("Identity", sharedIdentity);
     const info = native.info();
     return { native: true, detail: `native sgemm ${info.simd === "avx2" ? "AVX2" : "portable"} ${info.threads} thread${info.threads === 1 ? "" : "s"}` };
   }
   override("BatchMatMul", (args) => repairedMatMul("BatchMatMul", args));
   override("_FusedMatMul", (args) => repairedMatMul("_FusedMatMul", args));
-  for (const name of ["Sum", "Tanh"]) {
+  for (const name of ["Sum", "Tanh", "Pow", "Identity", ...Object.keys(BINARY_OPS)]) {
     // A previous call with the addon may have replaced these; put the package's own back.
     const orig = originals.get(name);
     if (orig) {

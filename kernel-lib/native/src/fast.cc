@@ -22,6 +22,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <climits>
 #include <cstring>
 #include <functional>
 #include <mutex>
@@ -689,6 +690,148 @@ napi_value Tanh(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Elementwise binary ops with the broadcasts training uses. Each operand is seen as `size` values
+// repeated: index(i) = (i / inner) % size. Same shape: size = n, inner = 1. Scalar: size = 1.
+// A bias [N] over [M, N]: size = N, inner = 1. A mean [B, T, 1] over [B, T, d]: size = B*T, inner = d.
+// The output is walked in runs along which each operand is either contiguous or constant, so the
+// inner loops are plain vector loops.
+
+enum BinaryOp { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3 };
+
+struct Repeat {
+  const float* p;
+  long size;
+  long inner;
+};
+
+template <int OP>
+inline float Apply(float a, float b) {
+  if (OP == kAdd) return a + b;
+  if (OP == kSub) return a - b;
+  if (OP == kMul) return a * b;
+  return a / b;
+}
+
+// How many elements from i on the operand stays contiguous (true) or constant (false).
+inline long RunOf(const Repeat& r, long i, bool* contiguous) {
+  if (r.inner == 1 && r.size > 1) {
+    *contiguous = true;
+    return r.size - i % r.size;
+  }
+  *contiguous = false;
+  return r.size == 1 ? LONG_MAX : r.inner - i % r.inner;
+}
+
+inline const float* At(const Repeat& r, long i) { return r.p + (i / r.inner) % r.size; }
+
+template <int OP>
+void BinaryRange(const Repeat& a, const Repeat& b, float* out, long lo, long hi) {
+  long i = lo;
+  while (i < hi) {
+    bool ca, cb;
+    const long ra = RunOf(a, i, &ca), rb = RunOf(b, i, &cb);
+    const long len = std::min(std::min(ra, rb), hi - i);
+    const float* pa = At(a, i);
+    const float* pb = At(b, i);
+    float* po = out + i;
+    if (ca && cb) {
+      for (long j = 0; j < len; j++) po[j] = Apply<OP>(pa[j], pb[j]);
+    } else if (ca) {
+      const float vb = *pb;
+      for (long j = 0; j < len; j++) po[j] = Apply<OP>(pa[j], vb);
+    } else if (cb) {
+      const float va = *pa;
+      for (long j = 0; j < len; j++) po[j] = Apply<OP>(va, pb[j]);
+    } else {
+      const float v = Apply<OP>(*pa, *pb);
+      for (long j = 0; j < len; j++) po[j] = v;
+    }
+    i += len;
+  }
+}
+
+// Splits [0, n) into chunks on the pool when large (memory-bound: 2 threads still help).
+void ParallelRange(long n, const std::function<void(long, long)>& f) {
+  Pool& pool = ThePool();
+  if (pool.Size() == 1 || n < 65536) {
+    f(0, n);
+    return;
+  }
+  const int chunks = 4 * pool.Size();
+  pool.Run(chunks, [&](int c) {
+    int lo, hi;
+    Split(static_cast<int>(n), chunks, c, 16, &lo, &hi);
+    f(lo, hi);
+  });
+}
+
+// binary(heap, op, n, aOff, aSize, aInner, bOff, bSize, bInner, outOff)
+napi_value Binary(napi_env env, napi_callback_info info) {
+  Args g(env, info, 10);
+  if (!g.ok) return g.Throw();
+  size_t floats = 0;
+  float* heap = g.Heap(0, &floats);
+  const int op = static_cast<int>(g.Int(1));
+  const long n = g.Int(2);
+  const size_t aOff = static_cast<size_t>(g.Num(3));
+  const long aSize = g.Int(4), aInner = g.Int(5);
+  const size_t bOff = static_cast<size_t>(g.Num(6));
+  const long bSize = g.Int(7), bInner = g.Int(8);
+  const size_t outOff = static_cast<size_t>(g.Num(9));
+  if (!g.ok) return g.Throw();
+  if (op < kAdd || op > kDiv || n < 0 || aSize < 1 || bSize < 1 || aInner < 1 || bInner < 1 || aOff + aSize > floats ||
+      bOff + bSize > floats || outOff + n > floats) {
+    return g.Fail("binary: bad arguments"), g.Throw();
+  }
+  const Repeat a{heap + aOff, aSize, aInner}, b{heap + bOff, bSize, bInner};
+  float* out = heap + outOff;
+  ParallelRange(n, [&](long lo, long hi) {
+    switch (op) {
+      case kAdd: return BinaryRange<kAdd>(a, b, out, lo, hi);
+      case kSub: return BinaryRange<kSub>(a, b, out, lo, hi);
+      case kMul: return BinaryRange<kMul>(a, b, out, lo, hi);
+      default: return BinaryRange<kDiv>(a, b, out, lo, hi);
+    }
+  });
+  return nullptr;
+}
+
+// powScalar(heap, xOff, outOff, n, exponent): small integer exponents by multiplication (what
+// tf.pow(x, 2 or 3) in GELU and its gradient use), others by std::pow.
+napi_value PowScalar(napi_env env, napi_callback_info info) {
+  Args g(env, info, 5);
+  if (!g.ok) return g.Throw();
+  size_t floats = 0;
+  float* heap = g.Heap(0, &floats);
+  const size_t xOff = static_cast<size_t>(g.Num(1)), outOff = static_cast<size_t>(g.Num(2));
+  const long n = g.Int(3);
+  const float e = static_cast<float>(g.Num(4));
+  if (!g.ok) return g.Throw();
+  if (n < 0 || xOff + n > floats || outOff + n > floats) return g.Fail("pow out of bounds"), g.Throw();
+  const float* x = heap + xOff;
+  float* y = heap + outOff;
+  ParallelRange(n, [&](long lo, long hi) {
+    if (e == 0.0f) {
+      for (long i = lo; i < hi; i++) y[i] = 1.0f;
+    } else if (e == 1.0f) {
+      for (long i = lo; i < hi; i++) y[i] = x[i];
+    } else if (e == 2.0f) {
+      for (long i = lo; i < hi; i++) y[i] = x[i] * x[i];
+    } else if (e == 3.0f) {
+      for (long i = lo; i < hi; i++) y[i] = x[i] * x[i] * x[i];
+    } else if (e == 4.0f) {
+      for (long i = lo; i < hi; i++) {
+        const float sq = x[i] * x[i];
+        y[i] = sq * sq;
+      }
+    } else {
+      for (long i = lo; i < hi; i++) y[i] = std::pow(x[i], e);
+    }
+  });
+  return nullptr;
+}
+
 // info(): { simd: "avx2" | "portable", threads }
 napi_value Info(napi_env env, napi_callback_info) {
   napi_value obj, simd, threads;
@@ -706,6 +849,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sum", nullptr, Sum, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"tanh", nullptr, Tanh, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"powScalar", nullptr, PowScalar, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
