@@ -11,6 +11,9 @@ import { after, before, test } from "node:test";
 import {
   CharGPT,
   charGPTConfig,
+  charGPTLoss,
+  loadPrideAndPrejudice,
+  splitTrainVal,
   CharTokenizer,
   CheckpointError,
   loadCharGPT,
@@ -115,4 +118,21 @@ test("a failed write leaves the previous checkpoint intact and no temporary file
   const reread = loadCheckpoint(file);
   assert.equal(reread.step, 124);
   tf.dispose(Object.values(reread.weights));
+});
+
+test("the shipped checkpoint (notebooks/checkpoints/char-gpt.ckpt) loads as the base model and scores what it records", async () => {
+  const shippedFile = path.join(__dirname, "..", "..", "notebooks", "checkpoints", "char-gpt.ckpt");
+  const text = loadPrideAndPrejudice();
+  const corpusTokenizer = CharTokenizer.fromText(text);
+  const shipped = loadCharGPT(shippedFile, charGPTConfig("base", corpusTokenizer.vocabSize));
+  assert.deepEqual(shipped.tokenizer.chars, corpusTokenizer.chars, "vocabulary");
+  assert.equal(shipped.extra["partial"], false, "a finished run, not a periodic checkpoint");
+  const recorded = shipped.extra["valLoss"] as number;
+  assert.ok(recorded > 0 && recorded < 3, `recorded validation loss ${recorded}`);
+  // The first 8,192 validation characters: a quick re-measurement that must land near the recorded whole-split number.
+  const { val } = splitTrainVal(corpusTokenizer.encode(text), 0.9);
+  const partial = await charGPTLoss(shipped.model, val.subarray(0, 8193));
+  assert.ok(Math.abs(partial - recorded) < 0.15, `re-measured ${partial} on 8,192 characters vs recorded ${recorded}`);
+  assert.ok(fs.statSync(shippedFile).size < 5_000_000, "the shipped checkpoint stays small");
+  shipped.model.dispose();
 });
