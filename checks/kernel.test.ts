@@ -335,6 +335,21 @@ describe("interrupt", () => {
     assert.equal(resultText(await ok("[stopped, steps > 0, interruptRequested()]")), "[ true, true, false ]");
   });
 
+  test("interrupt_request on the control channel works like the signal", async () => {
+    let started!: () => void;
+    const loopStarted = new Promise<void>((r) => (started = r));
+    const running = kernel.execute("console.log('waiting');\nwhile (!interruptRequested()) await new Promise<void>((r) => setTimeout(r, 5));", {
+      timeoutMs: 30000,
+      onIopub: (m) => {
+        if (m.header.msg_type === "stream") started();
+      },
+    });
+    await loopStarted;
+    await kernel.interrupt("message");
+    const r = await running;
+    assert.equal(r.reply.content.ename, "Interrupted");
+  });
+
   test("a synchronous loop at a cell's top level is stopped too (V8 breakOnSigint)", async () => {
     const running = kernel.execute("let spins = 0;\nwhile (true) spins++;", { timeoutMs: 30000 });
     let settled = false;
@@ -388,6 +403,22 @@ describe("completion, inspection, is_complete, comms, heartbeat", () => {
     const { reply } = await kernel.request("shell", "comm_info_request", {});
     assert.equal(reply.header.msg_type, "comm_info_reply");
     assert.deepEqual(reply.content, { status: "ok", comms: {} });
+  });
+
+  test("a request with a bad signature is dropped", async () => {
+    const conn = JSON.parse(fs.readFileSync(kernel.connectionFile, "utf8"));
+    const shell = new zmq.Dealer({ receiveTimeout: 1500 });
+    shell.connect(`tcp://127.0.0.1:${conn.shell_port}`);
+    try {
+      const header = { msg_id: "forged", msg_type: "kernel_info_request", session: "forger", username: "x", date: new Date().toISOString(), version: "5.3" };
+      const parts = [header, {}, {}, {}].map((x) => Buffer.from(JSON.stringify(x)));
+      await shell.send([Buffer.from("<IDS|MSG>"), Buffer.from("0".repeat(64)), ...parts]);
+      await assert.rejects(shell.receive(), /timed out|EAGAIN/i);
+    } finally {
+      shell.close();
+    }
+    // The kernel still answers properly signed requests.
+    assert.equal((await kernel.request("shell", "kernel_info_request", {})).reply.content.status, "ok");
   });
 
   test("the heartbeat echoes", async () => {

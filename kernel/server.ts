@@ -81,9 +81,7 @@ class SendQueue {
   constructor(private readonly socket: zmq.Router | zmq.Publisher | zmq.Reply, private readonly log: (text: string) => void) {}
 
   send(frames: Buffer[]): Promise<void> {
-    this.chain = this.chain.then(
-      () => this.socket.send(frames),
-    ).catch((e: unknown) => this.log(`aigc-lab kernel: send failed: ${String(e)}\n`));
+    this.chain = this.chain.then(() => this.socket.send(frames)).catch((e: unknown) => this.log(`aigc-lab kernel: send failed: ${String(e)}\n`));
     return this.chain;
   }
 
