@@ -160,6 +160,43 @@ test("the model is causal: changing a later character never changes earlier logi
   model.dispose();
 });
 
+test("tf.grad of the whole model's loss agrees with central finite differences (custom LayerNorm and softmax gradients included)", () => {
+  const model = new CharGPT(charGPTConfig("tiny", 9, { contextLength: 6, numLayers: 2 }), new Rng(12));
+  // Weights 10x the initialisation (std 0.2), so attention is far from uniform and every gradient is sizeable.
+  for (const v of Object.values(model.variables())) if (v.rank === 2) v.assign(tf.tidy(() => tf.mul(v, 10)));
+  for (const v of [model.blocks[0]!.ln1.gamma, model.blocks[1]!.ln2.beta]) v.assign(tf.tidy(() => tf.add(v, tf.randomNormal(v.shape, 0, 0.3, "float32", 5))));
+  const x = tf.tensor2d([[1, 5, 2, 8, 0, 3], [4, 4, 7, 6, 2, 1]], undefined, "int32");
+  const y = tf.tensor2d([[5, 2, 8, 0, 3, 3], [4, 7, 6, 2, 1, 0]], undefined, "int32");
+  const probes: [tf.Variable, number[]][] = [
+    [model.blocks[0]!.attn.weights.wq, [0, 33, 500]],
+    [model.blocks[1]!.attn.weights.wk, [7, 301]],
+    [model.blocks[0]!.ln1.gamma, [3, 20]],
+    [model.blocks[1]!.ln2.beta, [11]],
+    [model.blocks[1]!.mlp.w1, [45, 1000]],
+    [model.posEmb!, [2, 100]],
+  ];
+  const { grads, value } = tf.variableGrads(() => model.loss(x, y), probes.map(([v]) => v));
+  const eps = 1e-2;
+  for (const [v, idx] of probes) {
+    const g = grads[v.name]!.dataSync();
+    const original = v.dataSync().slice();
+    for (const i of idx) {
+      const at = (delta: number) => {
+        const moved = Float32Array.from(original);
+        moved[i]! += delta;
+        v.assign(tf.tidy(() => tf.tensor(moved, v.shape)));
+        return tf.tidy(() => model.loss(x, y).dataSync()[0]!);
+      };
+      const numeric = (at(eps) - at(-eps)) / (2 * eps);
+      v.assign(tf.tidy(() => tf.tensor(original, v.shape)));
+      assert.ok(Math.abs(g[i]! - numeric) <= 2e-3 + 0.03 * Math.abs(numeric), `d loss / d ${v.name}[${i}]: tf.grad ${g[i]}, central difference ${numeric}`);
+    }
+  }
+  assert.ok(Math.max(...probes.map(([v]) => Math.max(...Array.from(grads[v.name]!.dataSync(), Math.abs)))) > 1e-2, "gradients large enough to compare");
+  tf.dispose([x, y, value, ...Object.values(grads)]);
+  model.dispose();
+});
+
 test("cross-entropy: hand-computed values; a fresh model starts near ln(vocabulary)", () => {
   const logits = tf.tensor2d([[0, 0], [Math.log(3), 0]]);
   const ce = crossEntropy(logits, tf.tensor1d([0, 1], "int32"));
