@@ -248,7 +248,7 @@ describe("errors", () => {
     const queued = kernel.execute("'queued ran'");
     const [f, q] = await Promise.all([failing, queued]);
     assert.equal(f.status, "error");
-    assert.equal(q.status, "aborted" as string);
+    assert.equal(q.status, "aborted");
     assert.equal(resultText(await ok("'later ran'")), "'later ran'");
     // Without stop_on_error the queued request runs.
     const content = (code: string) => ({ code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: false });

@@ -44,7 +44,8 @@ export interface ExecuteResult {
   iopub: Message[];
   outputs: Output[];
   executionCount: number | null;
-  status: "ok" | "error" | "abort";
+  /** "aborted" (the protocol's word, ipykernel and aigc-lab) or "abort" (tslab): the request was skipped after an earlier error. */
+  status: "ok" | "error" | "aborted" | "abort";
 }
 
 export interface StartOptions {

@@ -9,7 +9,7 @@
 import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 import * as fs from "node:fs";
 import * as zmq from "zeromq";
-import { CellEngine } from "./engine";
+import { CellEngine, CellOutcome } from "./engine";
 import { tslabTs } from "./converter";
 import { repoRoot } from "./kernelspec";
 import { resultBundle } from "./results";
@@ -148,9 +148,8 @@ export class KernelServer {
       ["hb", new SendQueue(this.hb, log)],
     ]);
     this.engine = new CellEngine({ rootDir: this.rootDir, stderr: (text) => this.writeStream("stderr", text) });
-    const server = this;
     this.hooks = {
-      display: (content, update) => server.display(content, update),
+      display: (content, update) => this.display(content, update),
       interruptRequested: false,
     };
   }
@@ -186,7 +185,8 @@ export class KernelServer {
     tslabJupyter.lastWriteDisplayData = (content: DisplayContent, update: boolean) => this.display(content, update);
     const redirect = (name: "stdout" | "stderr") =>
       ((chunk: string | Uint8Array, encoding?: BufferEncoding | ((err?: Error | null) => void), cb?: (err?: Error | null) => void): boolean => {
-        const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString(typeof encoding === "string" ? encoding : "utf8");
+        // `encoding` describes a string chunk; Node writes strings as UTF-8 unless told otherwise.
+        const text = typeof chunk === "string" ? Buffer.from(chunk, typeof encoding === "string" ? encoding : "utf8").toString("utf8") : Buffer.from(chunk).toString("utf8");
         this.writeStream(name, text);
         const callback = typeof encoding === "function" ? encoding : cb;
         callback?.();
@@ -425,7 +425,7 @@ export class KernelServer {
     if (!silent) this.publish("execute_input", { code, execution_count: count }, msg.header);
     const started = new Date().toISOString();
     this.running = true;
-    let outcome;
+    let outcome: CellOutcome;
     try {
       outcome = await this.engine.run(code, `In[${count}]`);
     } finally {
