@@ -22,3 +22,4 @@ export * from "./vae";
 export * from "./wasm-kernels";
 export * from "./fast";
 export * from "./rich";
+export * from "./diffusion";
