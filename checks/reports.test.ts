@@ -144,7 +144,7 @@ test("a failing lesson gets its page with the error in place, is marked failed, 
   assert.equal(s["00-works"]?.mode, "quick");
   assert.deepEqual(s["00-works"]?.metrics, [{ name: "answer", value: 42 }, { name: "loss", value: 0.123456789, unit: "nats" }]);
   assert.equal(s["01-fails"]?.status, "failed");
-  assert.equal(s["01-fails"]?.failedCell, 3);
+  assert.deepEqual(s["01-fails"]?.failedCell, { cell: 3, codeCell: 2 });
   assert.equal(s["01-fails"]?.error, "RangeError: deliberate failure for the report test");
   // A lesson that cannot even start gets a page saying why.
   assert.equal(s["02-unreadable"]?.status, "failed");
@@ -152,7 +152,7 @@ test("a failing lesson gets its page with the error in place, is marked failed, 
 
   const index = fs.readFileSync(path.join(out, "index.html"), "utf8");
   assert.match(index, /<tr class="status-failed"><td><a href="01-fails.html">/);
-  assert.match(index, /failed \(cell 3\)/);
+  assert.match(index, /failed \(code cell 2\)/);
   assert.match(index, /<tr class="status-ok"><td><a href="00-works.html">/);
   assert.match(index, /answer<\/span> <span class="metric-value">42</);
   assert.match(index, /0.1235 nats/);
@@ -164,7 +164,8 @@ test("a failing lesson gets its page with the error in place, is marked failed, 
   const error = page.indexOf("deliberate failure for the report test", failedCell);
   const notRun = page.indexOf('<section class="cell code status-not-run" id="cell-4">');
   assert.ok(before > 0 && failedCell > before && error > failedCell && notRun > error, "page order: output, failing cell, its error, the cell not run");
-  assert.match(page, /<dd class="status-failed">failed at cell 3<\/dd>/);
+  assert.match(page, /<dd class="status-failed"><a href="#cell-3">failed at code cell 2<\/a><\/dd>/);
+  assert.equal(page.slice(notRun).includes("output-error"), false, "a cell that did not run shows no error");
   assert.ok(fs.existsSync(path.join(out, "01-fails.ipynb")), "the executed notebook sits beside the page");
   // KaTeX's CSS states its version; it must be the version that rendered the math.
   const css = fs.readFileSync(path.join(out, "assets", "katex", "katex.min.css"), "utf8");

@@ -242,7 +242,7 @@ async function runLesson(ctx: LessonContext): Promise<LessonSummary> {
     name,
     title: notebookTitle(nb, name),
     status: report?.ok && !fatal ? "ok" : "failed",
-    ...(failed ? { failedCell: failed.cell, error: failureHeadline(failed.error ?? failed.status) } : {}),
+    ...(failed ? { failedCell: { cell: failed.cell, codeCell: failed.codeCell }, error: failureHeadline(failed.error ?? failed.status) } : {}),
     ...(fatal ? { error: failureHeadline(fatal) } : {}),
     seconds: report?.seconds ?? (Date.now() - started) / 1000,
     mode: info?.mode ?? ctx.mode,
@@ -334,7 +334,7 @@ export async function start(argv: string[], out: NodeJS.WritableStream & { isTTY
       summaries[summary.name] = summary;
       done.push(summary);
       writeIndex();
-      const verdict = summary.status === "ok" ? "ok" : `FAILED${summary.failedCell ? ` at cell ${summary.failedCell}` : ""}`;
+      const verdict = summary.status === "ok" ? "ok" : `FAILED${summary.failedCell ? ` at code cell ${summary.failedCell.codeCell}` : ""}`;
       term.log(`  ${verdict} in ${formatSeconds(summary.seconds)} -> ${path.join(relOut, summary.name + ".html")}`);
     }
   } finally {

@@ -53,8 +53,8 @@ export interface LessonSummary {
   /** The notebook's first heading. */
   title: string;
   status: "ok" | "failed";
-  /** Where it failed: a 1-based cell number and the first line of the error (absent when ok). */
-  failedCell?: number;
+  /** Where it failed (1-based, among all cells and among code cells) and the error's main line; absent when ok. */
+  failedCell?: { cell: number; codeCell: number };
   error?: string;
   seconds: number;
   mode: string;
@@ -184,7 +184,7 @@ export interface LessonPageInput {
 
 function runFacts(s: LessonSummary, ipynb: string | null): string {
   const rows: [string, string][] = [
-    ["status", s.status === "ok" ? "ok" : `failed${s.failedCell ? ` at cell ${s.failedCell}` : ""}`],
+    ["status", s.status === "ok" ? "ok" : `failed${s.failedCell ? ` at code cell ${s.failedCell.codeCell}` : ""}`],
     ["mode", s.mode],
     ["seed", s.seed === null ? "not reported" : String(s.seed)],
     ["backend", s.backend ?? "not reported"],
@@ -194,7 +194,8 @@ function runFacts(s: LessonSummary, ipynb: string | null): string {
     ["outputs digest", s.digest],
     ["versions", Object.entries(s.versions).map(([k, v]) => `${k} ${v}`).join(", ")],
   ];
-  const dl = rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd${k === "status" ? ` class="status-${s.status}"` : ""}>${escapeHtml(v)}</dd>`).join("\n");
+  const value = (k: string, v: string) => (k === "status" && s.failedCell ? `<a href="#cell-${s.failedCell.cell}">${escapeHtml(v)}</a>` : escapeHtml(v));
+  const dl = rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd${k === "status" ? ` class="status-${s.status}"` : ""}>${value(k, v)}</dd>`).join("\n");
   return `<dl class="run-facts">\n${dl}${ipynb ? `\n<dt>notebook</dt><dd><a href="${escapeHtml(ipynb)}">${escapeHtml(ipynb)}</a> (executed)</dd>` : ""}\n</dl>`;
 }
 
@@ -237,7 +238,7 @@ export function renderLessonPage(input: LessonPageInput): string {
     const outputs = (cell.outputs ?? []).map((o) => renderOutput(o, charts));
     // A kernel that sends no error message leaves only stderr behind: state the failure where it happened,
     // in one line when the details are already on the page as that stderr.
-    if (rep && rep.status !== "ok" && !(cell.outputs ?? []).some((o) => o.output_type === "error")) {
+    if (rep && (rep.status === "error" || rep.status === "timeout") && !(cell.outputs ?? []).some((o) => o.output_type === "error")) {
       const error = rep.error ?? rep.status;
       const stderr = (cell.outputs ?? []).map((o) => (o.output_type === "stream" && o.name === "stderr" ? text(o.text) : "")).join("");
       const shown = stderr.trim() !== "" && stderr.includes(error.trim()) ? failureHeadline(error) : error;
@@ -245,7 +246,7 @@ export function renderLessonPage(input: LessonPageInput): string {
     }
     const label = status === "ok" ? "" : `<span class="cell-status">${status === "not run" ? "not run" : status === "timeout" ? "timed out" : "failed"}</span>`;
     cells.push(`<section class="cell code status-${status.replace(" ", "-")}" id="cell-${n}">
-<div class="cell-head"><span class="prompt">[${cell.execution_count ?? codeCount}]</span>${label}<span class="cell-time">${rep && status !== "not run" ? formatSeconds(rep.seconds) : ""}</span></div>
+<div class="cell-head"><span class="prompt">[${status === "not run" ? " " : (cell.execution_count ?? codeCount)}]</span>${label}<span class="cell-time">${rep && status !== "not run" ? formatSeconds(rep.seconds) : ""}</span></div>
 <pre class="source"><code class="hljs language-typescript">${highlightTypeScript(src)}</code></pre>
 ${outputs.length ? `<div class="outputs">\n${outputs.join("\n")}\n</div>` : ""}
 </section>`);
@@ -284,7 +285,7 @@ export function renderIndex(input: IndexInput): string {
   const rows = input.lessons
     .map(({ name, summary: s }) => {
       if (!s) return `<tr class="status-none"><td>${escapeHtml(name)}</td><td></td><td class="status">not run</td><td></td><td></td><td></td><td></td><td></td></tr>`;
-      const status = s.status === "ok" ? "ok" : `failed${s.failedCell ? ` (cell ${s.failedCell})` : ""}`;
+      const status = s.status === "ok" ? "ok" : `failed${s.failedCell ? ` (code cell ${s.failedCell.codeCell})` : ""}`;
       const error = s.error ? `<div class="error-line">${escapeHtml(s.error)}</div>` : "";
       return `<tr class="status-${s.status}"><td><a href="${escapeHtml(s.name)}.html">${escapeHtml(s.name)}</a></td><td>${escapeHtml(s.title)}${error}</td><td class="status">${escapeHtml(status)}</td><td class="num">${formatSeconds(s.seconds)}</td><td>${escapeHtml(s.mode)}</td><td>${escapeHtml(s.backend ?? "")}</td><td>${metricsBlock(s.metrics)}</td><td><code>${escapeHtml(s.digest)}</code><br><span class="date">${escapeHtml(s.date)}</span></td></tr>`;
     })
