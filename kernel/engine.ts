@@ -125,11 +125,6 @@ export class CellEngine {
     return { ...out, outputText, sourceMapText: undefined };
   }
 
-  /** Variables the cells have defined (tslab's exports object). */
-  get locals(): Record<string, unknown> {
-    return this.executor.locals;
-  }
-
   /**
    * Runs one cell. `label` names it in tracebacks (`In[3]`). Never throws: a failure of the kernel's own
    * machinery comes back as an error outcome too.
