@@ -113,7 +113,7 @@ const OK_NOTEBOOK = {
 const FAILING_NOTEBOOK = {
   cells: [
     { cell_type: "markdown", source: "# A lesson that fails\n\nThe second cell throws.", metadata: {} },
-    { cell_type: "code", source: 'console.log("before the failure");', metadata: {} },
+    { cell_type: "code", source: 'console.log("before the failure, mode", process.env.AIGC_MODE);', metadata: {} },
     { cell_type: "code", source: 'throw new RangeError("deliberate failure for the report test");', metadata: {} },
     { cell_type: "code", source: 'console.log("never printed");', metadata: {} },
   ],
@@ -171,12 +171,15 @@ test("a failing lesson gets its page with the error in place, is marked failed, 
   const css = fs.readFileSync(path.join(out, "assets", "katex", "katex.min.css"), "utf8");
   assert.ok(css.includes(`content:"${katex.version}"`), `assets/katex/katex.min.css is not KaTeX ${katex.version}`);
   assert.ok(fs.existsSync(path.join(out, "assets", "katex", "fonts", "KaTeX_Main-Regular.woff2")));
-  assert.equal(readNotebook(path.join(out, "01-fails.ipynb")).cells[1]?.outputs?.[0]?.output_type, "stream");
+  const firstOutput = () => readNotebook(path.join(out, "01-fails.ipynb")).cells[1]?.outputs?.[0];
+  assert.deepEqual(firstOutput(), { output_type: "stream", name: "stdout", text: "before the failure, mode quick\n" });
 
-  // --only runs one lesson and keeps the other lessons' rows in the index.
-  const only = runStart(["--notebooks", notebooks, "--out", out, "--only", "01"]);
+  // --only runs one lesson and keeps the other lessons' rows in the index; --full reaches the kernel.
+  const only = runStart(["--notebooks", notebooks, "--out", out, "--only", "01", "--full"]);
   assert.equal(only.status, 1, only.output);
-  assert.match(only.output, /1 lesson in/);
+  assert.match(only.output, /1 lesson in .* \(full mode\)/);
+  assert.deepEqual(firstOutput(), { output_type: "stream", name: "stdout", text: "before the failure, mode full\n" });
+  assert.equal(summaries(out)["01-fails"]?.mode, "full");
   assert.deepEqual(summaries(out)["00-works"], s["00-works"]);
   const none = runStart(["--notebooks", notebooks, "--out", out, "--only", "99"]);
   assert.equal(none.status, 2, none.output);
