@@ -4,7 +4,7 @@
  * one display output carrying the MIME type {@link METRIC_MIME}, which the report collects into the
  * lesson's header and the index, next to `text/plain` that every front end shows. {@link runInfo} is
  * what the report asks the kernel at the end of a lesson: seed, backend, mode and versions.
- * Taught in notebooks/00-tour.ipynb.
+ * First used in notebooks/03-vae.ipynb (its test ELBO); every lesson with a trained model reports its numbers so.
  */
 import * as tf from "@tensorflow/tfjs";
 import { currentBackend } from "./backend";
