@@ -9,9 +9,11 @@
  *   flock /tmp/aigc-train.lock node build/scripts/train-gan.js
  *
  * Options (defaults): --tasks ring,fashion; --variants remedy,plain; --seeds 0,1,2; --steps 10000 (ring
- * steps of batch 512); --fashion-steps 3000 (batch 64); --out-dir notebooks/checkpoints. Runs go in the
- * order remedy seed 0 (its weight-averaged G becomes gan-ring.ckpt), Fashion-MNIST, the other remedy seeds,
- * then the plain seeds; after every ring run the table is rewritten, so an interrupted session keeps what
+ * steps of batch 512); --fashion-steps 3000 (batch 64); --out-dir notebooks/checkpoints; --max-seconds none
+ * (stop every run between steps after this long, keeping what it reached, for a machine lent for a fixed
+ * time). Checkpoints are also rewritten every 1,000 steps. Runs go in the
+ * order remedy seed 0 and plain seed 0 (their weight-averaged generators are shipped), Fashion-MNIST, then
+ * the other seeds; after every ring run the table is rewritten, so an interrupted session keeps what
  * finished. Each ring run reports modes covered and high-quality share of 2,500 samples (kernel-lib
  * ringCoverage) for the weight-averaged G and for G as trained, and its wall time.
  */
@@ -23,6 +25,7 @@ import {
   currentBackend,
   FASHION_GAN_DEFAULTS,
   imageBatch,
+  KERNEL_HOOKS,
   loadFashionMnist,
   RING_GAN_DEFAULTS,
   ringCoverage,
@@ -34,6 +37,29 @@ import {
   useBestBackend,
 } from "kernel-lib";
 
+/**
+ * Stops train() between steps once `seconds` have passed since the script started, through the same flag
+ * a kernel interrupt sets (kernel-lib display.ts), so the run ends as an interrupted one: its checkpoint
+ * and numbers are written and say how many steps were done.
+ */
+function stopAfter(seconds: number): void {
+  const t0 = Date.now();
+  const hooks = {
+    display: (content: { data: Record<string, unknown> }) => {
+      const text = content.data["text/plain"];
+      if (typeof text === "string" && Date.now() - lastPrint > 10000) {
+        lastPrint = Date.now();
+        console.error(text);
+      }
+    },
+    get interruptRequested() {
+      return Date.now() - t0 > seconds * 1000;
+    },
+  };
+  let lastPrint = 0;
+  (globalThis as Record<symbol, unknown>)[KERNEL_HOOKS] = hooks;
+}
+
 /** The seed of the 2,500 evaluation codes, shared with the notebook so it reproduces the recorded numbers. */
 export const RING_EVAL_SEED = 2500;
 
@@ -44,10 +70,11 @@ interface Args {
   steps: number;
   fashionSteps: number;
   outDir: string;
+  maxSeconds: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const known = new Set(["tasks", "variants", "seeds", "steps", "fashion-steps", "out-dir"]);
+  const known = new Set(["tasks", "variants", "seeds", "steps", "fashion-steps", "out-dir", "max-seconds"]);
   const get = (name: string): string | undefined => {
     const i = argv.indexOf(`--${name}`);
     if (i < 0) return undefined;
@@ -69,7 +96,7 @@ function parseArgs(argv: string[]): Args {
   const seeds = (get("seeds") ?? "0,1,2").split(",").map(Number);
   if (!seeds.every(Number.isInteger)) throw new Error(`--seeds must be integers like 0,1,2`);
   const repo = path.resolve(__dirname, "..", "..");
-  return { tasks, variants, seeds, steps: int("steps", 10000), fashionSteps: int("fashion-steps", 3000), outDir: path.resolve(get("out-dir") ?? path.join(repo, "notebooks", "checkpoints")) };
+  return { tasks, variants, seeds, steps: int("steps", 10000), fashionSteps: int("fashion-steps", 3000), maxSeconds: int("max-seconds", 1e9), outDir: path.resolve(get("out-dir") ?? path.join(repo, "notebooks", "checkpoints")) };
 }
 
 /** One ring run's outcome, as the table records it. */
@@ -96,14 +123,27 @@ async function ringRun(variant: "remedy" | "plain", seed: number, steps: number,
   const gan = createRingGan(config, rng);
   const data = rng.fork();
   const history: RingRun["history"] = [];
-  const measure = (averaged: boolean) => {
+  const measure = async (averaged: boolean) => {
     const s = gan.sample(2500, RING_EVAL_SEED, averaged);
-    const cov = ringCoverage(s);
+    // data(), not dataSync(): tfjs-webgpu in Node cannot read synchronously.
+    const points = (await s.data()) as Float32Array;
     s.dispose();
-    return cov;
+    return ringCoverage(points);
   };
+  const save = async (step: number) => {
+    if (!ckptPath) return;
+    await saveCheckpoint(ckptPath, {
+      kind: "gan-ring",
+      config: { ...config, seed },
+      step,
+      weights: gan.averageGenerator!.namedWeights(),
+      extra: { run: partial ?? null, backend: currentBackend()?.summary, evalSeed: RING_EVAL_SEED, made: new Date().toISOString() },
+    });
+  };
+  let partial: RingRun | undefined;
   // 2) Train with the lesson's loop (progress lines on stderr, tensor count checked flat).
   const result = await train({
+    checkpoint: ckptPath ? { path: ckptPath, every: 1000, make: (stepsDone) => ({ kind: "gan-ring", config: { ...config, seed }, step: stepsDone, weights: gan.averageGenerator!.namedWeights(), extra: { run: null, history, backend: currentBackend()?.summary, evalSeed: RING_EVAL_SEED } }) } : undefined,
     steps,
     title: `ring ${variant} seed ${seed}`,
     evalEvery: 1000,
@@ -115,14 +155,14 @@ async function ringRun(variant: "remedy" | "plain", seed: number, steps: number,
         real.dispose();
       }
     },
-    evaluate: (i) => {
-      const cov = measure(true);
+    evaluate: async (i) => {
+      const cov = await measure(true);
       history.push({ step: i + 1, modes: cov.modesCovered, quality: cov.quality });
       return { modes: cov.modesCovered, quality: cov.quality };
     },
   });
-  const avg = measure(true);
-  const raw = measure(false);
+  const avg = await measure(true);
+  const raw = await measure(false);
   const run: RingRun = {
     variant,
     seed,
@@ -136,16 +176,9 @@ async function ringRun(variant: "remedy" | "plain", seed: number, steps: number,
     history,
   };
   // 3) The shipped ring generator: the weight average, which is what `gan.sample` draws from.
-  if (ckptPath) {
-    await saveCheckpoint(ckptPath, {
-      kind: "gan-ring",
-      config: { ...config, seed },
-      step: result.stepsDone,
-      weights: gan.averageGenerator!.namedWeights(),
-      extra: { run, backend: currentBackend()?.summary, evalSeed: RING_EVAL_SEED, made: new Date().toISOString() },
-    });
-    console.log(`wrote ${ckptPath}`);
-  }
+  partial = run;
+  await save(result.stepsDone);
+  if (ckptPath) console.log(`wrote ${ckptPath}`);
   gan.dispose();
   return run;
 }
@@ -179,6 +212,7 @@ async function fashionRun(steps: number, ckptPath: string): Promise<void> {
   const result = await train({
     steps,
     title: "fashion-mnist GAN",
+    checkpoint: { path: ckptPath, every: 500, make: (stepsDone) => ({ kind: "gan-fashion", config: { ...config, seed }, step: stepsDone, weights: gan.averageGenerator!.namedWeights(), extra: { snapshots, snapshotSeed: FASHION_SNAPSHOT_SEED, data: set.description, source: set.source, backend: currentBackend()?.summary } }) },
     onStep: (i) => {
       if (at.has(i + 1)) snapshots.push({ step: i + 1, images: snapshot(gan) });
     },
@@ -212,15 +246,18 @@ function writeTable(file: string, runs: RingRun[]): void {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   await useBestBackend();
+  if (args.maxSeconds < 1e9) stopAfter(args.maxSeconds);
   fs.mkdirSync(args.outDir, { recursive: true });
   const tablePath = path.join(args.outDir, "gan-ring-runs.json");
   const runs: RingRun[] = [];
-  // Remedy seed 0 first (the shipped model), then Fashion-MNIST, then the rest of the table.
-  const ringQueue: ["remedy" | "plain", number][] = [];
-  for (const v of args.variants) for (const s of args.seeds) ringQueue.push([v, s]);
+  // The shipped seed-0 runs first (remedy, then plain), then Fashion-MNIST, then the rest of the table.
   const doRing = args.tasks.includes("ring");
-  const first = doRing ? ringQueue.shift() : undefined;
-  const oneRing = async (v: "remedy" | "plain", s: number, ckpt: string | null) => {
+  const first: ["remedy" | "plain", number][] = doRing ? args.variants.map((v) => [v, args.seeds[0]!]) : [];
+  const rest: ["remedy" | "plain", number][] = [];
+  if (doRing) for (const v of args.variants) for (const s of args.seeds.slice(1)) rest.push([v, s]);
+  const oneRing = async (v: "remedy" | "plain", s: number) => {
+    // Seed 0 of each variant is shipped: the remedy's generator and the plain one's collapsed generator.
+    const ckpt = s === args.seeds[0] ? path.join(args.outDir, v === "remedy" ? "gan-ring.ckpt" : "gan-ring-plain.ckpt") : null;
     const run = await ringRun(v, s, args.steps, ckpt);
     runs.push(run);
     writeTable(tablePath, runs);
@@ -228,11 +265,9 @@ async function main(): Promise<void> {
       `RESULT ring ${v} seed ${s}: ${run.modes}/8 modes, ${(100 * run.quality).toFixed(1)}% high quality (G as trained: ${run.rawModes}/8, ${(100 * run.rawQuality).toFixed(1)}%), ${run.steps} steps in ${run.seconds.toFixed(0)} s (${run.msPerStep.toFixed(1)} ms/step)`,
     );
   };
-  // Seed 0 of each variant is shipped: the remedy's generator and the plain one's collapsed generator.
-  const ckptFor = (v: "remedy" | "plain", s: number) => (s === args.seeds[0] ? path.join(args.outDir, v === "remedy" ? "gan-ring.ckpt" : "gan-ring-plain.ckpt") : null);
-  if (first) await oneRing(first[0], first[1], ckptFor(first[0], first[1]));
+  for (const [v, s] of first) await oneRing(v, s);
   if (args.tasks.includes("fashion")) await fashionRun(args.fashionSteps, path.join(args.outDir, "gan-fashion.ckpt"));
-  if (doRing) for (const [v, s] of ringQueue) await oneRing(v, s, ckptFor(v, s));
+  for (const [v, s] of rest) await oneRing(v, s);
   console.log(`numTensors at the end: ${tf.memory().numTensors}`);
 }
 
