@@ -114,3 +114,24 @@ test("a training step on the elementwise kernels leaks nothing", async () => {
   tf.dispose([w, x]);
   opt.dispose();
 });
+
+test("Slice agrees with cpu: rows, columns, inner blocks, whole tensors, int32 and bool", async () => {
+  const x = () => det([4, 5, 6], 16);
+  const cases: [number[], number[]][] = [
+    [[0, 0, 0], [4, 5, 6]],
+    [[1, 0, 0], [2, -1, -1]],
+    [[0, 2, 0], [-1, 2, -1]],
+    [[1, 1, 2], [3, 3, 3]],
+    [[3, 4, 5], [1, 1, 1]],
+    [[0, 0, 1], [4, 5, 4]],
+  ];
+  for (const [begin, sz] of cases) await agree(() => tf.slice(x(), begin, sz), `slice [${begin}] [${sz}]`, 0);
+  await agree(() => tf.slice(det([2048, 384], 17), [0, 128], [2048, 128]), "q/k/v out of a fused projection", 0);
+  await agree(() => tf.slice(tf.range(0, 60, 1, "int32").reshape([3, 4, 5]), [1, 1, 1], [2, 2, 3]), "int32", 0);
+  await agree(() => tf.cast(tf.slice(tf.greater(det([3, 8], 18), 0), [1, 2], [2, 5]), "float32"), "bool", 0);
+  await agree(() => tf.slice(det([7], 19), [2], [0]), "empty", 0);
+  await agree(() => {
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.slice(t, [0, 1], [3, 2]), det([3, 2], 20))));
+    return g(det([3, 5], 21));
+  }, "slice gradient", 1e-6);
+});

@@ -3,8 +3,8 @@
  *
  * With the native addon (kernel-lib/native, built by `npm install` through the root "prepare"
  * script), BatchMatMul, _FusedMatMul, Sum, Tanh, Pow and the elementwise Add/Sub/Multiply/RealDiv
- * run as multithreaded native code that reads and writes tensors in place in the wasm heap, and
- * Identity shares its input's buffer instead of copying it. Without it (no compiler, `AIGC_NATIVE=0`), matMul with
+ * run as multithreaded native code that reads and writes tensors in place in the wasm heap,
+ * Identity shares its input's buffer instead of copying it, and Slice copies runs inside the heap. Without it (no compiler, `AIGC_NATIVE=0`), matMul with
  * transpose flags is repaired by transposing explicitly first: wasm's transposed matMul is 12-25x
  * slower than the plain one, and every gradient uses it. backend.ts calls
  * {@link registerFastKernels} when it activates wasm. Taught in notebooks/00-tour.ipynb (backends).
@@ -316,6 +316,49 @@ function nativePow(native: NativeKernels, args: KernelArgs): tf.TensorInfo {
   return out;
 }
 
+/**
+ * Slice as copies of contiguous runs inside the wasm heap. The package's kernel first copies the
+ * whole input out of the heap (readSync), which made slicing q, k, v out of a fused projection
+ * cost more than the projection itself.
+ */
+function heapSlice(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackend;
+  const x = args.inputs.x!;
+  if (x.dtype === "string" || x.dtype === "complex64") return callOriginal("Slice", args);
+  const attrs = args.attrs ?? {};
+  const [begin, sizes] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, attrs.begin as number | number[], attrs.size as number | number[]);
+  tf.slice_util.assertParamsValid(x as unknown as tf.Tensor, begin, sizes);
+  const out = backend.makeOutput(sizes, x.dtype);
+  const total = size(sizes);
+  if (total === 0) return out;
+  const bytes = x.dtype === "bool" ? 1 : 4;
+  // 1) The run: the innermost axes the slice takes whole, plus the first axis it cuts.
+  const rank = x.shape.length;
+  let d = rank - 1;
+  let run = 1;
+  while (d > 0 && sizes[d] === x.shape[d]) run *= x.shape[d--]!;
+  run *= sizes[d]!;
+  const strides = tf.util.computeStrides(x.shape); // elements, for axes 0..rank-2
+  const stride = (i: number) => (i === rank - 1 ? 1 : strides[i]!);
+  // 2) Walk the outer axes (0..d-1) like an odometer, copying one run per position.
+  const heap = backend.wasm.HEAPU8; // taken after makeOutput (which may grow the memory)
+  const src0 = backend.dataIdMap.get(x.dataId).memoryOffset;
+  let dst = backend.dataIdMap.get(out.dataId).memoryOffset;
+  const idx = new Array<number>(d).fill(0);
+  const runs = total / run;
+  for (let r = 0; r < runs; r++) {
+    let off = begin[d]! * stride(d);
+    for (let i = 0; i < d; i++) off += (begin[i]! + idx[i]!) * stride(i);
+    heap.copyWithin(dst, src0 + off * bytes, src0 + (off + run) * bytes);
+    dst += run * bytes;
+    for (let i = d - 1; i >= 0; i--) {
+      if (++idx[i]! < sizes[i]!) break;
+      idx[i] = 0;
+    }
+  }
+  return out;
+}
+
 /** Identity without a copy, as the cpu backend does it: tensors are immutable, so share the buffer. */
 function sharedIdentity(args: KernelArgs): tf.TensorInfo {
   const x = args.inputs.x!;
@@ -375,12 +418,13 @@ export function registerFastKernels(): FastKernels {
     for (const name of Object.keys(BINARY_OPS)) override(name, (args) => nativeBinary(native, name, args));
     override("Pow", (args) => nativePow(native, args));
     override("Identity", sharedIdentity);
+    override("Slice", heapSlice);
     const info = native.info();
     return { native: true, detail: `native sgemm ${info.simd === "avx2" ? "AVX2" : "portable"} ${info.threads} thread${info.threads === 1 ? "" : "s"}` };
   }
   override("BatchMatMul", (args) => repairedMatMul("BatchMatMul", args));
   override("_FusedMatMul", (args) => repairedMatMul("_FusedMatMul", args));
-  for (const name of ["Sum", "Tanh", "Pow", "Identity", ...Object.keys(BINARY_OPS)]) {
+  for (const name of ["Sum", "Tanh", "Pow", "Identity", "Slice", ...Object.keys(BINARY_OPS)]) {
     // A previous call with the addon may have replaced these; put the package's own back.
     const orig = originals.get(name);
     if (orig) {
