@@ -122,7 +122,8 @@ async function tryWebGpu(forced: boolean): Promise<Attempt> {
     const extra = process.env.AIGC_WEBGPU_FLAGS ? process.env.AIGC_WEBGPU_FLAGS.split(",") : [];
     // 1) Dawn's default backend: a real GPU.
     let gpu = dawn.create(extra);
-    let adapter = hasGpuDeviceNode() ? await gpu.requestAdapter({ powerPreference: "high-performance" }) : null;
+    // (Skipped without a device node unless forced: it only prints Vulkan loader errors then.)
+    let adapter = forced || hasGpuDeviceNode() ? await gpu.requestAdapter({ powerPreference: "high-performance" }) : null;
     // 2) OpenGL ES on a headless EGL display, in compatibility mode: what Mesa's llvmpipe offers.
     if (!adapter) {
       process.env.EGL_PLATFORM ??= "surfaceless";
