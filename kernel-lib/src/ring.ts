@@ -75,7 +75,7 @@ export interface RingCoverage {
  * tensor (not disposed), a flat [x0, y0, x1, y1, ...] array or a list of points.
  */
 export function ringCoverage(
-  samples: tf.Tensor | Float32Array | number[] | [number, number][],
+  samples: tf.Tensor | ArrayLike<number> | [number, number][],
   options: RingOptions & { minShare?: number; radiusInStd?: number } = {},
 ): RingCoverage {
   const { std } = ringConfig(options);
@@ -84,7 +84,7 @@ export function ringCoverage(
   if (samples instanceof tf.Tensor) {
     if (samples.rank !== 2 || samples.shape[1] !== 2) throw new RangeError(`ringCoverage: expected samples of shape [n, 2], got [${samples.shape.join(", ")}]`);
     flat = samples.dataSync();
-  } else if (samples.length > 0 && Array.isArray(samples[0])) {
+  } else if (Array.isArray(samples) && samples.length > 0 && Array.isArray(samples[0])) {
     flat = (samples as [number, number][]).flat();
   } else {
     flat = samples as ArrayLike<number>;
