@@ -31,14 +31,14 @@ function parse(text: string): KernelRunInfo | null {
 
 /** The lesson's run info, or null when kernel-lib was not loaded or the kernel did not answer. */
 export async function queryRunInfo(kernel: KernelClient, timeoutMs = 10000): Promise<KernelRunInfo | null> {
-  // A kernel may answer "abort" to requests that arrive just after an error (plain tslab does for 200 ms): retry.
+  // A kernel may abort requests that arrive just after an error (plain tslab answers "abort" for 200 ms): retry.
   for (let attempt = 0; attempt < 3; attempt++) {
     const result = await kernel.execute(QUERY, { timeoutMs });
     if (result.status === "ok") {
       const stdout = result.outputs.map((o) => (o.output_type === "stream" && o.name === "stdout" ? o.text : "")).join("");
       return parse(stdout);
     }
-    if (result.status !== "abort") return null;
+    if (result.status !== "abort" && result.status !== "aborted") return null;
     await new Promise((r) => setTimeout(r, 300));
   }
   return null;
