@@ -103,9 +103,18 @@ before(async () => {
   second.catch(() => {});
   orphan.catch(() => {});
   kernel = await KernelClient.start({ spec: specForThisCheckout(ROOT), cwd: dir, startTimeoutMs: START_MS, onProcessOutput: (t) => (processOutput += t) });
-  // Load kernel-lib (and type-check against it) once, up front.
-  await ok(`import { tf, lineChart, interruptRequested, asImage, sendDisplay, newDisplayId, showMarkdown } from "kernel-lib";`);
 });
+
+let kernelLibImported: Promise<unknown> | null = null;
+
+/**
+ * Imports kernel-lib into the kernel once, for the tests that need it. Those come last: once a cell has
+ * imported it, every later cell is type-checked against TensorFlow.js's declarations and compiles slower.
+ */
+function importKernelLib(): Promise<unknown> {
+  kernelLibImported ??= ok(`import { tf, lineChart, interruptRequested, asImage, sendDisplay, newDisplayId, showMarkdown } from "kernel-lib";`);
+  return kernelLibImported;
+}
 
 after(async () => {
   if (kernel?.alive) await kernel.shutdown();
@@ -260,112 +269,6 @@ describe("errors", () => {
   });
 });
 
-describe("rich results (kernel-lib's resultBundle)", () => {
-  test("a Vega-Lite spec gives the chart bundle", async () => {
-    const r = await ok("lineChart([{ x: 1, y: 2 }, { x: 2, y: 3 }], { x: 'x', y: 'y', title: 'a line' })");
-    const data = r.iopub.find((m) => m.header.msg_type === "execute_result")!.content.data;
-    assert.deepEqual(Object.keys(data).sort(), ["application/vnd.vegalite.v5+json", "image/svg+xml", "text/plain"]);
-    assert.match(data["image/svg+xml"], /^<svg/);
-    assert.equal(data["text/plain"], "[Vega-Lite chart: a line]");
-  });
-
-  test("a tensor gives shape, dtype and abbreviated values", async () => {
-    assert.equal(resultText(await ok("tf.tensor2d([[1, 2.5, 3], [4, 5, 6]])")), "Tensor float32 [2, 3]\n[[1, 2.5, 3],\n [4, 5, 6]]");
-    assert.equal(resultText(await ok("tf.range(0, 10, 1, 'int32')")), "Tensor int32 [10]\n[0, 1, 2, ..., 7, 8, 9]");
-  });
-
-  test("an image tensor gives a PNG: asImage, and a [N, H, W, C] batch in [0, 1]", async () => {
-    for (const code of ["asImage(tf.ones([2, 8, 8]))", "tf.ones([2, 8, 8, 1]).mul(0.5)"]) {
-      const r = await ok(code);
-      const result = r.iopub.find((m) => m.header.msg_type === "execute_result")!.content;
-      const png = Buffer.from(String(result.data["image/png"]), "base64");
-      assert.deepEqual([...png.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], `${code}: not a PNG`);
-      assert.match(result.data["text/plain"], /image grid: 2 images/);
-      assert.equal(typeof result.metadata["image/png"].width, "number");
-    }
-    // Values outside [0, 1] are not taken for an image.
-    const notImage = await ok("tf.ones([2, 8, 8, 1]).mul(3)");
-    assert.equal("image/png" in notImage.iopub.find((m) => m.header.msg_type === "execute_result")!.content.data, false);
-  });
-});
-
-describe("displays", () => {
-  test("kernel-lib's display hook sends display_data and update_display_data under the cell's parent", async () => {
-    const r = await ok(
-      "const id = newDisplayId('t');\nsendDisplay({ data: { 'text/plain': 'v1' }, metadata: {}, transient: { display_id: id } });\nsendDisplay({ data: { 'text/plain': 'v2' }, metadata: {}, transient: { display_id: id } }, true);\nshowMarkdown('**hi**');",
-    );
-    const msgs = r.iopub.filter((m) => m.header.msg_type.endsWith("display_data"));
-    assert.deepEqual(msgs.map((m) => m.header.msg_type), ["display_data", "update_display_data", "display_data"]);
-    assert.equal(msgs[0]!.content.transient.display_id, msgs[1]!.content.transient.display_id);
-    for (const m of msgs) assert.equal(m.parent_header.msg_id, r.reply.parent_header.msg_id);
-    assert.equal(r.outputs[0]?.output_type === "display_data" && r.outputs[0].data["text/plain"], "v2");
-    assert.equal(r.outputs[1]?.output_type === "display_data" && r.outputs[1].data["text/markdown"], "**hi**");
-  });
-
-  test("tslab's own display API reaches iopub too", async () => {
-    const r = await ok("import { display, newDisplay } from 'tslab';\ndisplay.html('<b>bold</b>');\nconst d = newDisplay();\nd.text('first');\nd.text('second');");
-    const msgs = r.iopub.filter((m) => m.header.msg_type.endsWith("display_data"));
-    assert.deepEqual(msgs.map((m) => m.header.msg_type), ["display_data", "display_data", "update_display_data"]);
-    assert.equal(msgs[0]!.content.data["text/html"], "<b>bold</b>");
-    assert.equal(msgs[2]!.content.data["text/plain"], "second");
-    assert.equal(msgs[1]!.content.transient.display_id, msgs[2]!.content.transient.display_id);
-  });
-});
-
-describe("interrupt", () => {
-  test("SIGINT stops an async loop between steps; the reply is Interrupted; state survives; the flag resets", async () => {
-    await ok("let steps = 0;\nlet stopped = false;");
-    let started!: () => void;
-    const loopStarted = new Promise<void>((r) => (started = r));
-    const t0 = Date.now();
-    const running = kernel.execute("console.log('loop started');\nwhile (!interruptRequested()) {\n  steps++;\n  await new Promise<void>((r) => setTimeout(r, 5));\n}\nstopped = true;", {
-      timeoutMs: 30000,
-      onIopub: (m) => {
-        if (m.header.msg_type === "stream" && String(m.content.text).includes("loop started")) started();
-      },
-    });
-    await loopStarted;
-    await new Promise((r) => setTimeout(r, 100));
-    await kernel.interrupt();
-    const r = await running;
-    assert.equal(r.status, "error");
-    assert.equal(r.reply.content.ename, "Interrupted");
-    assert.ok(r.iopub.some((m) => m.header.msg_type === "error" && m.content.ename === "Interrupted"));
-    assert.ok(Date.now() - t0 < 20000);
-    assert.equal(resultText(await ok("[stopped, steps > 0, interruptRequested()]")), "[ true, true, false ]");
-  });
-
-  test("interrupt_request on the control channel works like the signal", async () => {
-    let started!: () => void;
-    const loopStarted = new Promise<void>((r) => (started = r));
-    const running = kernel.execute("console.log('waiting');\nwhile (!interruptRequested()) await new Promise<void>((r) => setTimeout(r, 5));", {
-      timeoutMs: 30000,
-      onIopub: (m) => {
-        if (m.header.msg_type === "stream") started();
-      },
-    });
-    await loopStarted;
-    await kernel.interrupt("message");
-    const r = await running;
-    assert.equal(r.reply.content.ename, "Interrupted");
-  });
-
-  test("a synchronous loop at a cell's top level is stopped too (V8 breakOnSigint)", async () => {
-    const running = kernel.execute("let spins = 0;\nwhile (true) spins++;", { timeoutMs: 30000 });
-    let settled = false;
-    void running.then(() => (settled = true));
-    // The signal must land while the loop runs, not while the cell compiles: repeat until it does.
-    for (let i = 0; i < 20 && !settled; i++) {
-      await new Promise((r) => setTimeout(r, 750));
-      if (!settled) await kernel.interrupt();
-    }
-    const r = await running;
-    assert.equal(r.status, "error");
-    assert.equal(r.reply.content.ename, "Interrupted");
-    assert.equal(resultText(await ok("'still usable'")), "'still usable'");
-  });
-});
-
 describe("completion, inspection, is_complete, comms, heartbeat", () => {
   test("complete_request lists names defined by earlier cells", async () => {
     await ok("const learningRate = 0.01;");
@@ -432,6 +335,118 @@ describe("completion, inspection, is_complete, comms, heartbeat", () => {
     } finally {
       hb.close();
     }
+  });
+});
+
+describe("rich results (kernel-lib's resultBundle)", () => {
+  test("a Vega-Lite spec gives the chart bundle", async () => {
+    await importKernelLib();
+    const r = await ok("lineChart([{ x: 1, y: 2 }, { x: 2, y: 3 }], { x: 'x', y: 'y', title: 'a line' })");
+    const data = r.iopub.find((m) => m.header.msg_type === "execute_result")!.content.data;
+    assert.deepEqual(Object.keys(data).sort(), ["application/vnd.vegalite.v5+json", "image/svg+xml", "text/plain"]);
+    assert.match(data["image/svg+xml"], /^<svg/);
+    assert.equal(data["text/plain"], "[Vega-Lite chart: a line]");
+  });
+
+  test("a tensor gives shape, dtype and abbreviated values", async () => {
+    await importKernelLib();
+    assert.equal(resultText(await ok("tf.tensor2d([[1, 2.5, 3], [4, 5, 6]])")), "Tensor float32 [2, 3]\n[[1, 2.5, 3],\n [4, 5, 6]]");
+    assert.equal(resultText(await ok("tf.range(0, 10, 1, 'int32')")), "Tensor int32 [10]\n[0, 1, 2, ..., 7, 8, 9]");
+  });
+
+  test("an image tensor gives a PNG: asImage, and a [N, H, W, C] batch in [0, 1]", async () => {
+    await importKernelLib();
+    for (const code of ["asImage(tf.ones([2, 8, 8]))", "tf.ones([2, 8, 8, 1]).mul(0.5)"]) {
+      const r = await ok(code);
+      const result = r.iopub.find((m) => m.header.msg_type === "execute_result")!.content;
+      const png = Buffer.from(String(result.data["image/png"]), "base64");
+      assert.deepEqual([...png.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], `${code}: not a PNG`);
+      assert.match(result.data["text/plain"], /image grid: 2 images/);
+      assert.equal(typeof result.metadata["image/png"].width, "number");
+    }
+    // Values outside [0, 1] are not taken for an image.
+    const notImage = await ok("tf.ones([2, 8, 8, 1]).mul(3)");
+    assert.equal("image/png" in notImage.iopub.find((m) => m.header.msg_type === "execute_result")!.content.data, false);
+  });
+});
+
+describe("displays", () => {
+  test("kernel-lib's display hook sends display_data and update_display_data under the cell's parent", async () => {
+    await importKernelLib();
+    const r = await ok(
+      "const id = newDisplayId('t');\nsendDisplay({ data: { 'text/plain': 'v1' }, metadata: {}, transient: { display_id: id } });\nsendDisplay({ data: { 'text/plain': 'v2' }, metadata: {}, transient: { display_id: id } }, true);\nshowMarkdown('**hi**');",
+    );
+    const msgs = r.iopub.filter((m) => m.header.msg_type.endsWith("display_data"));
+    assert.deepEqual(msgs.map((m) => m.header.msg_type), ["display_data", "update_display_data", "display_data"]);
+    assert.equal(msgs[0]!.content.transient.display_id, msgs[1]!.content.transient.display_id);
+    for (const m of msgs) assert.equal(m.parent_header.msg_id, r.reply.parent_header.msg_id);
+    assert.equal(r.outputs[0]?.output_type === "display_data" && r.outputs[0].data["text/plain"], "v2");
+    assert.equal(r.outputs[1]?.output_type === "display_data" && r.outputs[1].data["text/markdown"], "**hi**");
+  });
+
+  test("tslab's own display API reaches iopub too", async () => {
+    const r = await ok("import { display, newDisplay } from 'tslab';\ndisplay.html('<b>bold</b>');\nconst d = newDisplay();\nd.text('first');\nd.text('second');");
+    const msgs = r.iopub.filter((m) => m.header.msg_type.endsWith("display_data"));
+    assert.deepEqual(msgs.map((m) => m.header.msg_type), ["display_data", "display_data", "update_display_data"]);
+    assert.equal(msgs[0]!.content.data["text/html"], "<b>bold</b>");
+    assert.equal(msgs[2]!.content.data["text/plain"], "second");
+    assert.equal(msgs[1]!.content.transient.display_id, msgs[2]!.content.transient.display_id);
+  });
+});
+
+describe("interrupt", () => {
+  test("SIGINT stops an async loop between steps; the reply is Interrupted; state survives; the flag resets", async () => {
+    await importKernelLib();
+    await ok("let steps = 0;\nlet stopped = false;");
+    let started!: () => void;
+    const loopStarted = new Promise<void>((r) => (started = r));
+    const t0 = Date.now();
+    const running = kernel.execute("console.log('loop started');\nwhile (!interruptRequested()) {\n  steps++;\n  await new Promise<void>((r) => setTimeout(r, 5));\n}\nstopped = true;", {
+      timeoutMs: 30000,
+      onIopub: (m) => {
+        if (m.header.msg_type === "stream" && String(m.content.text).includes("loop started")) started();
+      },
+    });
+    await loopStarted;
+    await new Promise((r) => setTimeout(r, 100));
+    await kernel.interrupt();
+    const r = await running;
+    assert.equal(r.status, "error");
+    assert.equal(r.reply.content.ename, "Interrupted");
+    assert.ok(r.iopub.some((m) => m.header.msg_type === "error" && m.content.ename === "Interrupted"));
+    assert.ok(Date.now() - t0 < 20000);
+    assert.equal(resultText(await ok("[stopped, steps > 0, interruptRequested()]")), "[ true, true, false ]");
+  });
+
+  test("interrupt_request on the control channel works like the signal", async () => {
+    await importKernelLib();
+    let started!: () => void;
+    const loopStarted = new Promise<void>((r) => (started = r));
+    const running = kernel.execute("console.log('waiting');\nwhile (!interruptRequested()) await new Promise<void>((r) => setTimeout(r, 5));", {
+      timeoutMs: 30000,
+      onIopub: (m) => {
+        if (m.header.msg_type === "stream") started();
+      },
+    });
+    await loopStarted;
+    await kernel.interrupt("message");
+    const r = await running;
+    assert.equal(r.reply.content.ename, "Interrupted");
+  });
+
+  test("a synchronous loop at a cell's top level is stopped too (V8 breakOnSigint)", async () => {
+    const running = kernel.execute("let spins = 0;\nwhile (true) spins++;", { timeoutMs: 30000 });
+    let settled = false;
+    void running.then(() => (settled = true));
+    // The signal must land while the loop runs, not while the cell compiles: repeat until it does.
+    for (let i = 0; i < 20 && !settled; i++) {
+      await new Promise((r) => setTimeout(r, 750));
+      if (!settled) await kernel.interrupt();
+    }
+    const r = await running;
+    assert.equal(r.status, "error");
+    assert.equal(r.reply.content.ename, "Interrupted");
+    assert.equal(resultText(await ok("'still usable'")), "'still usable'");
   });
 });
 

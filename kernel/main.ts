@@ -14,6 +14,8 @@ async function main(argv: string[]): Promise<void> {
     console.error("usage: node build/kernel/main.js <connection file>");
     process.exit(2);
   }
+  // Orphaned while loading? Then do not spend seconds creating a compiler nobody will use.
+  if (STARTED_BY !== 1 && process.ppid !== STARTED_BY) process.exit(0);
   const server = new KernelServer({ connection: readConnectionFile(file), parentPid: STARTED_BY });
   await server.start();
 }
