@@ -78,6 +78,7 @@ export const NOTEBOOK_COMPILER_OPTIONS: Readonly<TS.CompilerOptions> = Object.fr
   noFallthroughCasesInSwitch: true,
 });
 
+/** Options of {@link createNotebookConverter}. */
 export interface NotebookConverterOptions {
   /**
    * The root directory: where imports resolve from and which local `.ts` files may be imported.

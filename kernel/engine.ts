@@ -23,6 +23,7 @@ const vmModule = require("node:vm") as { runInThisContext: typeof vm.runInThisCo
 /** What running one cell gave. */
 export type CellOutcome = { status: "ok"; result: { value: unknown } | null } | ({ status: "error" } & JupyterError);
 
+/** Options of {@link CellEngine}. */
 export interface EngineOptions {
   /** Where imports resolve from (the kernel's working directory, i.e. the notebook's folder). */
   rootDir: string;

@@ -63,6 +63,7 @@ export function codePointsToUtf16(text: string, cursor: number): number {
   return offset;
 }
 
+/** Converts a JavaScript string offset back to a Jupyter cursor position (Unicode code points). */
 export function utf16ToCodePoints(text: string, offset: number): number {
   return [...text.slice(0, offset)].length;
 }
