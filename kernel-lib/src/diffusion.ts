@@ -499,7 +499,9 @@ function checkSampleOptions(model: DiffusionMlp, o: DiffusionSampleOptions): { l
  * x_{t-1} ~ N(mu_theta(x_t, t), sigma_t^2 I), where mu_theta is the posterior mean of q(x_{t-1} | x_t, x_0)
  * at the predicted x_0 = (x_t - sqrt(1 - alphaBar_t) eps_theta) / sqrt(alphaBar_t), and no noise is added at
  * t = 1. sigma_t^2 = beta_t ("beta", the default) or the posterior variance betaTilde_t ("posterior"); Ho et
- * al. found both to give similar results (section 3.2).
+ * al. found both to give similar results (section 3.2). Randomness: with r = new Rng(seed), x_T is
+ * tf.randomNormal(..., r.seed()) and the noise of step t (T..2) the next r.seed(), so a loop written out in
+ * a notebook can reproduce the samples exactly.
  */
 export function ddpmSample(model: DiffusionMlp, schedule: NoiseSchedule, options: DiffusionSampleOptions & { variance?: "beta" | "posterior" }): DiffusionSampleResult {
   const { labels, w } = checkSampleOptions(model, options);
