@@ -386,3 +386,24 @@ test("the convolutional pair: shapes, a leak-free step, weights round-trip by na
   copy.dispose();
   gan.dispose();
 });
+
+test("a PacGAN step (pack 2) judges pairs of samples and leaks nothing", () => {
+  const r = new Rng(12);
+  const gan = new Gan({
+    generator: createMlp({ sizes: [8, 16, 2], name: "G", rng: r.fork() }),
+    discriminator: createMlp({ sizes: [4, 16, 1], name: "D", rng: r.fork() }),
+    pack: 2,
+    rng: r.fork(),
+  });
+  const real = sampleRing(32, { rng: new Rng(13) });
+  const logits = gan.judge(real);
+  assert.deepEqual(logits.shape, [16, 1]);
+  logits.dispose();
+  tf.dispose(Object.values(gan.step(real)));
+  const before = tf.memory().numTensors;
+  tf.dispose(Object.values(gan.step(real)));
+  assert.equal(tf.memory().numTensors, before, "tensor count after a second step");
+  assert.throws(() => new Gan({ generator: createMlp({ sizes: [8, 2], rng: r }), discriminator: createMlp({ sizes: [2, 1], rng: r }), pack: 2 }), /pack/);
+  real.dispose();
+  gan.dispose();
+});

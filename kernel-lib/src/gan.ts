@@ -16,7 +16,7 @@ import { Rng, rng as globalRng } from "./random";
 
 /**
  * x·W + b for x (B, in), W (in, out), b (out). The gradient uses only untransposed matrix products:
- * tfjs-backend-wasm 4.22 multiplies a transposed operand 8-17x slower than a plain one, and the built-in
+ * tfjs-backend-wasm 4.22 (without the native addon) multiplies a transposed operand 8-17x slower than a plain one, and the built-in
  * gradient of tf.matMul multiplies two transposed operands; transposing explicitly first is far cheaper.
  * Same values as `x.matMul(W).add(b)` on every backend (checks/gan.test.ts).
  */
