@@ -6,6 +6,8 @@
  *   npm run bench -- --smoke           1 round, short: a check that everything runs
  *   npm run bench -- --rounds 5 --ms 3000 --engines wasm+native,pytorch --workloads vae,gan
  *   npm run bench -- --baseline pytorch-cuda      ratios relative to PyTorch on CUDA (GPU machines)
+ *   AIGC_THREADS=1 npm run bench                   one thread each (native kernels and PyTorch): a fairer
+ *                                                  comparison while other programs load the machine
  *
  * Each backend runs in its own worker process (tfjs allows one active backend per process), and the
  * rounds interleave them: round r measures every workload on every backend, in an order rotated by
@@ -323,20 +325,24 @@ async function report(
     path.join(opts.out, "bench.json"),
     JSON.stringify({ started, options: opts, engines: engines.map((e) => ({ id: e.engine.id, summary: e.summary })), unavailable, cells: Object.fromEntries(cells) }, null, 1),
   );
+  // Points on a log axis (bars need a zero the log scale lacks), with a rule at 1 = as fast as the baseline.
+  const points = {
+    mark: { type: "point", filled: true, size: 70 },
+    encoding: {
+      y: { field: "workload", type: "nominal", sort: opts.workloads, title: null },
+      x: { field: "value", type: "quantitative", scale: { type: "log" }, title: hasTorch ? `x ${baseName} (log scale)` : "ms (log scale)" },
+      color: { field: "engine", type: "nominal" },
+      shape: { field: "engine", type: "nominal" },
+      tooltip: [{ field: "engine" }, { field: "workload" }, { field: "value", format: ".2f" }],
+    },
+  };
   const spec = {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: hasTorch ? `Step time relative to ${baseName} (1 = as fast; lower is better)` : "Step time, ms (lower is better)",
     data: { values: chart.filter((c) => c.engine !== base || !hasTorch) },
-    mark: "bar",
-    encoding: {
-      y: { field: "workload", type: "nominal", sort: opts.workloads, title: null },
-      yOffset: { field: "engine", type: "nominal" },
-      x: { field: "value", type: "quantitative", scale: { type: "log" }, title: hasTorch ? `x ${baseName} (log scale)` : "ms (log scale)" },
-      color: { field: "engine", type: "nominal" },
-      tooltip: [{ field: "engine" }, { field: "workload" }, { field: "value", format: ".2f" }],
-    },
+    layer: hasTorch ? [points, { mark: { type: "rule", strokeDash: [4, 3] }, encoding: { x: { datum: 1 } } }] : [points],
     width: 560,
-    height: { step: 12 },
+    height: { step: 26 },
   };
   const svg = await renderSvg(spec as Parameters<typeof renderSvg>[0]);
   const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
