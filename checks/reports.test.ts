@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import katex from "katex";
 import { repoRoot } from "../kernel/kernelspec";
-import { readNotebook } from "../kernel/runner";
+import { cellSource, readNotebook } from "../kernel/runner";
 import { ansiToHtml } from "../scripts/report/ansi";
 import { failureHeadline, formatSeconds, LessonSummary, renderMarkdown } from "../scripts/report/html";
 import { fingerprint, firstDifference, maskTimings, METRIC_MIME } from "../scripts/report/outputs";
@@ -79,6 +79,25 @@ test("Markdown math renders with KaTeX; a broken formula shows as a KaTeX error"
   assert.match(html, /class="katex-display"/);
   assert.doesNotMatch(html, /katex-error/);
   assert.match(renderMarkdown("$\\frac{1}$"), /katex-error/, "a broken formula must show as a KaTeX error, not vanish");
+  // Jupyter pairs a closing `$` after a space (pandoc's rule does not); prices stay text.
+  const jupyterStyle = renderMarkdown("With $l = $ D's logit and $D(G(z)) = \\sigma(l)$.");
+  assert.equal(jupyterStyle.match(/class="katex"/g)?.length, 2);
+  assert.doesNotMatch(jupyterStyle, /katex-error/);
+  assert.doesNotMatch(renderMarkdown("costs $5 and $10"), /katex/);
+});
+
+test("every lesson's Markdown renders its math without KaTeX errors", () => {
+  const dir = path.join(root, "notebooks");
+  const lessons = fs.readdirSync(dir).filter((f) => /^\d\d-.*\.ipynb$/.test(f));
+  assert.ok(lessons.length > 0, "no lessons found");
+  const errors: string[] = [];
+  for (const file of lessons) {
+    readNotebook(path.join(dir, file)).cells.forEach((cell, i) => {
+      if (cell.cell_type !== "markdown") return;
+      for (const m of renderMarkdown(cellSource(cell)).matchAll(/<span class="katex-error" title="([^"]*)"/g)) errors.push(`${file} cell ${i + 1}: ${m[1]}`);
+    });
+  }
+  assert.deepEqual(errors, []);
 });
 
 test("ANSI colours become spans, other escapes vanish, text is escaped", () => {

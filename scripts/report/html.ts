@@ -16,10 +16,17 @@ import { formatMetricValue, METRIC_MIME, Metric, VEGALITE_MIME } from "./outputs
 
 hljs.registerLanguage("typescript", typescript);
 
+// texmath's "dollars" rule (pandoc's) rejects a closing `$` after a space, so `$l = $ D's logit` pairs the
+// wrong dollars; Jupyter accepts it. This variant differs only there, so the report reads notebooks as Jupyter does.
+texmath.rules.jupyter = {
+  inline: texmath.rules.dollars.inline.map((rule: { name: string; rex: RegExp }) => (rule.name === "math_inline" ? { ...rule, rex: /\$((?:[^\s\\])|(?:\S.*?[^\\]))\$/gy } : rule)),
+  block: texmath.rules.dollars.block,
+};
+
 /** One markdown-it for every page: math on `$...$`, `$$...$$`, `\(...\)` and `\[...\]`, as Jupyter accepts. */
 const markdown = new MarkdownIt({ html: true, linkify: true }).use(texmath, {
   engine: katex,
-  delimiters: ["dollars", "brackets"],
+  delimiters: ["jupyter", "brackets"],
   // Errors render in place as .katex-error (red source) instead of aborting the page; the browser test looks for them.
   katexOptions: { throwOnError: false },
 });

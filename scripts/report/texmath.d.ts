@@ -9,6 +9,16 @@ declare module "markdown-it-texmath" {
     katexOptions?: Record<string, unknown>;
     outerSpace?: boolean;
   }
-  const texmath: MarkdownIt.PluginWithOptions<TexmathOptions>;
+  /** One delimiter rule: `rex` (sticky) captures the TeX; the rest is passed through as texmath defines it. */
+  interface TexmathRule {
+    name: string;
+    rex: RegExp;
+    [key: string]: unknown;
+  }
+  interface TexmathStatic {
+    /** The delimiter sets by name; a set added here can be named in `delimiters`. */
+    rules: Record<string, { inline: TexmathRule[]; block: TexmathRule[] }>;
+  }
+  const texmath: MarkdownIt.PluginWithOptions<TexmathOptions> & TexmathStatic;
   export = texmath;
 }
