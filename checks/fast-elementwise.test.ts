@@ -135,3 +135,20 @@ test("Slice agrees with cpu: rows, columns, inner blocks, whole tensors, int32 a
     return g(det([3, 5], 21));
   }, "slice gradient", 1e-6);
 });
+
+test("LeakyRelu, comparisons and Select agree with cpu, including NaN, -0 and broadcasts", async () => {
+  const special = () => tf.tensor1d([-2, -0, 0, 3, NaN, -Infinity, Infinity, 1e-30, -1e-30]);
+  await agree(() => tf.leakyRelu(special(), 0.3), "leakyRelu special values", 0);
+  // Float alpha * x against the cpu backend's double product rounded once: 1 ulp apart at most.
+  await agree(() => tf.leakyRelu(det([300, 300], 22), 0.2), "leakyRelu threaded", 1e-6);
+  for (const op of [tf.greater, tf.greaterEqual, tf.less, tf.lessEqual, tf.equal, tf.notEqual]) {
+    await agree(() => tf.cast(op(special(), tf.scalar(0)), "float32"), `${op.name} special values`, 0);
+    await agree(() => tf.cast(op(det([30, 40], 23), det([40], 24)), "float32"), `${op.name} broadcast`, 0);
+    await agree(() => tf.cast(op(tf.round(det([5, 6], 25)), tf.round(det([5, 6], 26))), "float32"), `${op.name} ties`, 0);
+  }
+  await agree(() => tf.where(tf.greater(det([70, 1000], 27), 0), det([70, 1000], 28), det([70, 1000], 29)), "select", 0);
+  await agree(() => {
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.leakyRelu(x, 0.2), det([8, 9], 32))));
+    return g(det([8, 9], 33));
+  }, "leakyRelu gradient", 1e-6);
+});

@@ -2,8 +2,8 @@
  * The fast CPU route: the wasm backend with its hot kernels replaced.
  *
  * With the native addon (kernel-lib/native, built by `npm install` through the root "prepare"
- * script), BatchMatMul, _FusedMatMul, Sum, Tanh, Pow and the elementwise Add/Sub/Multiply/RealDiv
- * run as multithreaded native code that reads and writes tensors in place in the wasm heap,
+ * script), BatchMatMul, _FusedMatMul, Sum, Tanh, Pow, LeakyRelu, Select, the comparisons and the
+ * elementwise Add/Sub/Multiply/RealDiv run as multithreaded native code that reads and writes tensors in place in the wasm heap,
  * Identity shares its input's buffer instead of copying it, and Slice copies runs inside the heap. Without it (no compiler, `AIGC_NATIVE=0`), matMul with
  * transpose flags is repaired by transposing explicitly first: wasm's transposed matMul is 12-25x
  * slower than the plain one, and every gradient uses it. backend.ts calls
@@ -40,6 +40,9 @@ export interface NativeKernels {
   tanh(heap: ArrayBuffer, xOff: number, yOff: number, n: number): void;
   binary(heap: ArrayBuffer, op: number, n: number, aOff: number, aSize: number, aInner: number, bOff: number, bSize: number, bInner: number, outOff: number): void;
   powScalar(heap: ArrayBuffer, xOff: number, outOff: number, n: number, exponent: number): void;
+  compare(heap: ArrayBuffer, op: number, n: number, aOff: number, aSize: number, aInner: number, bOff: number, bSize: number, bInner: number, outByteOff: number): void;
+  select(heap: ArrayBuffer, condByteOff: number, tOff: number, eOff: number, outOff: number, n: number): void;
+  leakyRelu(heap: ArrayBuffer, xOff: number, outOff: number, n: number, alpha: number): void;
   info(): { simd: "avx2" | "portable"; threads: number };
 }
 
@@ -301,6 +304,62 @@ function nativeBinary(native: NativeKernels, name: string, args: KernelArgs): tf
   return out;
 }
 
+/** fast.cc's comparison numbers. */
+const COMPARE_OPS: Record<string, number> = { Greater: 0, GreaterEqual: 1, Less: 2, LessEqual: 3, Equal: 4, NotEqual: 5 };
+
+/** Comparisons of float32 tensors (LeakyRelu's and Relu's gradients use Greater) natively; else the original. */
+function nativeCompare(native: NativeKernels, name: string, args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackend;
+  const { a, b } = args.inputs;
+  if (!a || !b || a.dtype !== "float32" || b.dtype !== "float32") return callOriginal(name, args);
+  const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+  const pa = repeatPattern(a.shape, outShape);
+  const pb = repeatPattern(b.shape, outShape);
+  if (!pa || !pb) return callOriginal(name, args);
+  const out = backend.makeOutput(outShape, "bool");
+  const n = size(outShape);
+  if (n === 0) return out;
+  native.compare(
+    backend.wasm.HEAPU8.buffer as ArrayBuffer,
+    COMPARE_OPS[name]!,
+    n,
+    floatOffset(backend, a),
+    pa.size,
+    pa.inner,
+    floatOffset(backend, b),
+    pb.size,
+    pb.inner,
+    backend.dataIdMap.get(out.dataId).memoryOffset,
+  );
+  return out;
+}
+
+/** Select (tf.where) with condition, t and e of one shape, float32 values, natively; else the original. */
+function nativeSelect(native: NativeKernels, args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackend;
+  const { condition, t, e } = args.inputs;
+  const n = t ? size(t.shape) : 0;
+  if (!condition || !t || !e || t.dtype !== "float32" || e.dtype !== "float32" || condition.dtype !== "bool" || size(condition.shape) !== n || size(e.shape) !== n) {
+    return callOriginal("Select", args);
+  }
+  const out = backend.makeOutput(t.shape, "float32");
+  if (n === 0) return out;
+  const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
+  native.select(heap, backend.dataIdMap.get(condition.dataId).memoryOffset, floatOffset(backend, t), floatOffset(backend, e), floatOffset(backend, out), n);
+  return out;
+}
+
+/** LeakyRelu on float32 natively (the package's kernel ran 9x slower than its Relu); else the original. */
+function nativeLeakyRelu(native: NativeKernels, args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackend;
+  const x = args.inputs.x!;
+  if (x.dtype !== "float32") return callOriginal("LeakyRelu", args);
+  const out = backend.makeOutput(x.shape, "float32");
+  const n = size(x.shape);
+  if (n > 0) native.leakyRelu(backend.wasm.HEAPU8.buffer as ArrayBuffer, floatOffset(backend, x), floatOffset(backend, out), n, Number(args.attrs?.alpha ?? 0.2));
+  return out;
+}
+
 /** Pow with a scalar exponent (GELU's x^3 and its gradient's x^2) natively; else the original. */
 function nativePow(native: NativeKernels, args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackend;
@@ -419,12 +478,15 @@ export function registerFastKernels(): FastKernels {
     override("Pow", (args) => nativePow(native, args));
     override("Identity", sharedIdentity);
     override("Slice", heapSlice);
+    for (const name of Object.keys(COMPARE_OPS)) override(name, (args) => nativeCompare(native, name, args));
+    override("Select", (args) => nativeSelect(native, args));
+    override("LeakyRelu", (args) => nativeLeakyRelu(native, args));
     const info = native.info();
     return { native: true, detail: `native sgemm ${info.simd === "avx2" ? "AVX2" : "portable"} ${info.threads} thread${info.threads === 1 ? "" : "s"}` };
   }
   override("BatchMatMul", (args) => repairedMatMul("BatchMatMul", args));
   override("_FusedMatMul", (args) => repairedMatMul("_FusedMatMul", args));
-  for (const name of ["Sum", "Tanh", "Pow", "Identity", "Slice", ...Object.keys(BINARY_OPS)]) {
+  for (const name of ["Sum", "Tanh", "Pow", "Identity", "Slice", "Select", "LeakyRelu", ...Object.keys(BINARY_OPS), ...Object.keys(COMPARE_OPS)]) {
     // A previous call with the addon may have replaced these; put the package's own back.
     const orig = originals.get(name);
     if (orig) {
