@@ -565,43 +565,71 @@ napi_value Sum(napi_env env, napi_callback_info info) {
   }
   const float* x = heap + xOff;
   float* y = heap + yOff;
-  // Parts over the output: rows of y when inner == 1, else columns (inner) within each outer row.
-  auto part = [&](int t, int parts) {
-    if (inner == 1) {
-      int lo, hi;
-      Split(static_cast<int>(outer), parts, t, 1, &lo, &hi);
-      for (long o = lo; o < hi; o++) {
-        // Eight partial sums: vectorizes, and rounds less than one running sum.
-        const float* __restrict row = x + o * reduce;
-        float s[8] = {};
-        long r = 0;
-        for (; r + 8 <= reduce; r += 8)
-          for (int q = 0; q < 8; q++) s[q] += row[r + q];
-        float total = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-        for (; r < reduce; r++) total += row[r];
-        y[o] = total;
-      }
-    } else {
-      int lo, hi;
-      Split(static_cast<int>(inner), parts, t, 16, &lo, &hi);
-      for (long o = 0; o < outer; o++) {
-        float* __restrict dst = y + o * inner;
-        const float* __restrict src = x + o * reduce * inner;
-        const long l0 = lo, l1 = hi;
-        std::fill(dst + l0, dst + l1, 0.0f);
-        for (long r = 0; r < reduce; r++) {
-          const float* __restrict row = src + r * inner;
-          for (long i = l0; i < l1; i++) dst[i] += row[i];
-        }
-      }
+  Pool& pool = ThePool();
+  const bool threaded = pool.Size() > 1 && outer * reduce * inner >= 65536;
+  const int chunks = threaded ? 4 * pool.Size() : 1;
+  // Row sums (inner == 1): rows split over the chunks; eight partial sums per row vectorize.
+  auto rowSums = [x, y, reduce](long o0, long o1) {
+    for (long o = o0; o < o1; o++) {
+      const float* __restrict row = x + o * reduce;
+      float s[8] = {};
+      long r = 0;
+      for (; r + 8 <= reduce; r += 8)
+        for (int q = 0; q < 8; q++) s[q] += row[r + q];
+      float total = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+      for (; r < reduce; r++) total += row[r];
+      y[o] = total;
     }
   };
-  Pool& pool = ThePool();
-  if (pool.Size() == 1 || outer * reduce * inner < 65536) {
-    part(0, 1);
+  // Sums over a leading run of axes: whole rows of `inner` added into dst, streaming through x in
+  // order (splitting columns instead made every thread stride through memory).
+  auto addRows = [x, reduce, inner](long o, long r0, long r1, float* __restrict dst) {
+    std::fill(dst, dst + inner, 0.0f);
+    for (long r = r0; r < r1; r++) {
+      const float* __restrict row = x + (o * reduce + r) * inner;
+      for (long i = 0; i < inner; i++) dst[i] += row[i];
+    }
+  };
+  if (inner == 1) {
+    if (chunks == 1) {
+      rowSums(0, outer);
+    } else {
+      pool.Run(chunks, [&](int c) {
+        int lo, hi;
+        Split(static_cast<int>(outer), chunks, c, 1, &lo, &hi);
+        rowSums(lo, hi);
+      });
+    }
+  } else if (chunks == 1 || outer >= chunks) {
+    auto outerRange = [&](long o0, long o1) {
+      for (long o = o0; o < o1; o++) addRows(o, 0, reduce, y + o * inner);
+    };
+    if (chunks == 1) {
+      outerRange(0, outer);
+    } else {
+      pool.Run(chunks, [&](int c) {
+        int lo, hi;
+        Split(static_cast<int>(outer), chunks, c, 1, &lo, &hi);
+        outerRange(lo, hi);
+      });
+    }
   } else {
-    const int chunks = 4 * pool.Size();
-    pool.Run(chunks, [&](int c) { part(c, chunks); });
+    // Few outputs rows, many rows to add: each chunk sums a slab of rows into its own buffer, then
+    // the slabs are added in chunk order (the same result whichever thread ran which chunk).
+    std::vector<float> partial(static_cast<size_t>(chunks) * inner);
+    for (long o = 0; o < outer; o++) {
+      pool.Run(chunks, [&](int c) {
+        int lo, hi;
+        Split(static_cast<int>(reduce), chunks, c, 1, &lo, &hi);
+        addRows(o, lo, hi, partial.data() + static_cast<size_t>(c) * inner);
+      });
+      float* dst = y + o * inner;
+      std::copy(partial.begin(), partial.begin() + inner, dst);
+      for (int c = 1; c < chunks; c++) {
+        const float* p = partial.data() + static_cast<size_t>(c) * inner;
+        for (long i = 0; i < inner; i++) dst[i] += p[i];
+      }
+    }
   }
   return nullptr;
 }
