@@ -201,6 +201,26 @@ test("DiffusionMlp: shapes, per-row vs shared timesteps, labels checked, paramet
   plain.dispose();
 });
 
+test("the gated output starts as eps = x_t - f(x_t, t) and keeps its config through a checkpoint", async () => {
+  const gatedConfig: DiffusionMlpConfig = { ...small, gated: true };
+  const net = new DiffusionMlp(gatedConfig, new Rng(10));
+  // Same weights without the gate: its output is f(x_t, t).
+  const plainWeights = Object.fromEntries(Object.entries(net.weights()).filter(([k]) => !k.startsWith("gain.")));
+  const plain = new DiffusionMlp(small, new Rng(0), plainWeights);
+  tf.tidy(() => {
+    const x = tf.randomNormal([4, 2], 0, 1, "float32", 3);
+    checkClose(net.predictNoise(x, 9), tf.sub(x, plain.predictNoise(x, 9)), { rtol: 1e-5, atol: 1e-6, name: "gain exp(0) = 1 at initialisation" });
+  });
+  assert.equal(net.parameterCount() - plain.parameterCount(), 8 * 2 + 2);
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "diffusion-")), "g.ckpt");
+  await net.save(file, linearSchedule(10), 1);
+  const loaded = loadDiffusion(file, gatedConfig);
+  assert.equal(loaded.model.config.gated, true);
+  loaded.model.dispose();
+  net.dispose();
+  plain.dispose();
+});
+
 test("samplers: shapes, the same seed gives the same samples, another seed other samples, no leaks", async () => {
   const s = linearSchedule(20);
   const net = new DiffusionMlp(small, new Rng(5));

@@ -19,8 +19,8 @@
  * Fashion: images scaled to [-1, 1]; every --eval-every steps the test loss L_simple on the first 500 test
  * images (seeded timesteps and noise, so the notebook can reproduce it).
  *
- * Options (defaults: ring | fashion): --steps 12000 | 8000, --batch 512 | 128, --lr 2e-3 | 1e-3, --T 100 | 200,
- * --schedule linear | cosine, --ema 0.995 | 0.999, --eval-every 1000, --seed 0, --source auto (fashion),
+ * Options (defaults: ring | fashion): --steps 12000 | 8000, --batch 512 | 128, --lr 2e-3, --T 100 | 200,
+ * --schedule linear (or cosine), --ema 0.995 | 0.999, --eval-every 1000, --seed 0, --source auto (fashion),
  * --out notebooks/checkpoints/diffusion-<ring|ring-classes|fashion>.ckpt.
  */
 import * as os from "node:os";
@@ -87,7 +87,7 @@ function parseArgs(argv: string[]): Args {
   };
   const classes = argv.includes("--classes");
   if (classes && !ring) throw new Error("--classes is for the ring");
-  const schedule = (get("schedule") ?? (ring ? "linear" : "cosine")) as ScheduleKind;
+  const schedule = (get("schedule") ?? "linear") as ScheduleKind;
   const source = (get("source") ?? "auto") as Args["source"];
   if (!["subset", "full", "auto"].includes(source)) throw new Error(`--source must be subset, full or auto, got ${source}`);
   const repo = path.resolve(__dirname, "..", "..");
@@ -97,7 +97,7 @@ function parseArgs(argv: string[]): Args {
     classes,
     steps: num("steps", ring ? 12000 : 8000),
     batch: num("batch", ring ? 512 : 128),
-    lr: num("lr", ring ? 2e-3 : 1e-3, false),
+    lr: num("lr", 2e-3, false),
     T: num("T", ring ? 100 : 200),
     schedule,
     ema: num("ema", ring ? 0.995 : 0.999, false),

@@ -221,13 +221,24 @@ export interface DiffusionMlpConfig {
   numClasses: number;
   /** Hidden nonlinearity: "silu" (x sigmoid(x), as in Ho et al. 2020) or "relu" (cheaper). */
   activation: "silu" | "relu";
+  /**
+   * Predict the noise as what is left of x_t: eps = exp(a(t)) * (x_t - f(x_t, t)), with a per-dimension log-gain
+   * a(t) = W_a emb(t) + b_a (starting at 0). Needed when the hidden layers are narrower than the data: the
+   * noise fills all 784 dimensions of an image, and an output of rank 384 alone could reproduce only about
+   * half of it. Default false (the plain output layer).
+   */
+  gated?: boolean;
 }
 
 /** The 2-D denoiser of the lesson: width 128, 3 residual blocks, ReLU, 32-dim time embedding, unconditional. */
 export const DIFFUSION_POINTS_CONFIG: DiffusionMlpConfig = { dataDim: 2, hidden: 128, blocks: 3, timeDim: 32, numClasses: 0, activation: "relu" };
 
-/** The image denoiser of the lesson: 784 -> 384 wide, 2 residual blocks, ReLU, 64-dim time embedding, unconditional (3.9 MB). */
-export const DIFFUSION_IMAGE_CONFIG: DiffusionMlpConfig = { dataDim: 784, hidden: 384, blocks: 2, timeDim: 64, numClasses: 0, activation: "relu" };
+/**
+ * The image denoiser of the lesson: 784 -> 384 wide, 2 residual blocks, SiLU, 64-dim time embedding,
+ * unconditional, with the gated output (1,023,648 parameters, 4.1 MB). SiLU rather than ReLU: on Fashion-MNIST the ReLU net sat near
+ * the predict-zero loss of 1.0 for the first few hundred steps, the SiLU net left it sooner.
+ */
+export const DIFFUSION_IMAGE_CONFIG: DiffusionMlpConfig = { dataDim: 784, hidden: 384, blocks: 2, timeDim: 64, numClasses: 0, activation: "silu", gated: true };
 
 /** The kind name of a diffusion checkpoint. */
 export const DIFFUSION_CHECKPOINT_KIND = "diffusion-mlp";
@@ -237,7 +248,10 @@ function checkMlpConfig(c: DiffusionMlpConfig): DiffusionMlpConfig {
   if (!pos(c.dataDim) || !pos(c.hidden) || !pos(c.timeDim) || c.timeDim % 2 !== 0 || !Number.isInteger(c.blocks) || c.blocks < 0 || !Number.isInteger(c.numClasses) || c.numClasses < 0 || (c.activation !== "silu" && c.activation !== "relu")) {
     throw new RangeError(`DiffusionMlp: bad config ${JSON.stringify(c)}`);
   }
-  return { dataDim: c.dataDim, hidden: c.hidden, blocks: c.blocks, timeDim: c.timeDim, numClasses: c.numClasses, activation: c.activation };
+  const out: DiffusionMlpConfig = { dataDim: c.dataDim, hidden: c.hidden, blocks: c.blocks, timeDim: c.timeDim, numClasses: c.numClasses, activation: c.activation };
+  // Written only when on, so configs saved before the option existed still compare equal.
+  if (c.gated) out.gated = true;
+  return out;
 }
 
 /**
@@ -248,7 +262,7 @@ function checkMlpConfig(c: DiffusionMlpConfig): DiffusionMlpConfig {
  * 2) input: h = act(W_in [x, c] + b_in) (B, H).
  * 3) blocks: h = h + act(W_l [h, c] + b_l): every layer sees the time (and class) again, as every residual
  *    block of Ho et al.'s U-Net adds a projection of the time embedding.
- * 4) output: eps = W_out h + b_out (B, dataDim).
+ * 4) output: eps = W_out h + b_out (B, dataDim); or, when `gated`, eps = exp(W_a emb(t) + b_a) * (x_t - W_out h - b_out).
  *
  * The condition is concatenated rather than added through separate matrices: the same function class, with
  * half as many variables, and on the CPU each variable costs Adam about ten small ops per step.
@@ -286,6 +300,10 @@ export class DiffusionMlp {
     }
     add("out.kernel", [H, dataDim], "glorot");
     add("out.bias", [dataDim], "zeros");
+    if (this.config.gated) {
+      add("gain.kernel", [this.config.timeDim, dataDim], "zeros");
+      add("gain.bias", [dataDim], "zeros");
+    }
   }
 
   /** Width of the condition c fed to every layer: the time embedding, plus the one-hot class when conditioned. */
@@ -351,9 +369,14 @@ export class DiffusionMlp {
         c = tf.concat([c, tf.tensor2d(oneHot, [B, numClasses + 1])], 1);
       }
       // 2) input layer, 3) residual blocks, 4) output layer.
-      let h = this.act(this.dense(tf.concat([x.reshape([B, dataDim]), c], 1), "in")) as tf.Tensor2D; // (B, H)
+      const xf = x.reshape([B, dataDim]);
+      let h = this.act(this.dense(tf.concat([xf, c], 1), "in")) as tf.Tensor2D; // (B, H)
       for (let l = 0; l < blocks; l++) h = tf.add(h, this.act(this.dense(tf.concat([h, c], 1), `block.${l}`))) as tf.Tensor2D;
-      return this.dense(h, "out"); // (B, dataDim)
+      const out = this.dense(h, "out"); // (B, dataDim)
+      if (!this.config.gated) return out;
+      // The time embedding alone sets the gain: c's first timeDim columns.
+      const gain = tf.exp(this.dense(c.slice([0, 0], [B, timeDim]), "gain")); // (B, dataDim)
+      return tf.mul(gain, tf.sub(xf, out)) as tf.Tensor2D;
     });
   }
 
