@@ -7,7 +7,8 @@
  *     --preset base --steps 5000 --out notebooks/checkpoints/char-gpt.ckpt
  *
  * Options: --preset tiny|small|base (default base), --steps N (default 5000), --batch N (12), --lr X (1e-3),
- * --weight-decay X (0.01), --eval-every N, --seed N (2024), --out FILE, --resume (continue from --out),
+ * --weight-decay X (0.01), --eval-every N, --seed N (2024), --out FILE, --resume (continue from --out; Adam's
+ * moment estimates are not stored, so they restart),
  * --time-only N (time N steps, print the projection for --steps, write nothing).
  */
 import * as path from "node:path";
