@@ -93,6 +93,25 @@ test("matMul agrees with cpu for all transpose flags, edge sizes and broadcast b
   }
 });
 
+test("products large enough for all threads (a shared packed panel) agree with cpu", async () => {
+  // (M, K, N): rows for every thread, K over two 256-deep panels, N past one 3072-wide panel.
+  const sizes: [number, number, number][] = [[200, 300, 130], [30, 20, 3100], [128, 784, 64]];
+  for (const [m, k, n] of sizes) {
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      await agree(() => tf.matMul(det(ta ? [k, m] : [m, k], 30), det(tb ? [n, k] : [k, n], 31), ta, tb), `large ${m}x${k}x${n} ${ta} ${tb}`);
+    }
+  }
+  await agree(() => tf.matMul(det([2, 100, 300], 32), det([300, 50], 33)), "two large matrices in a batch");
+  await agree(
+    () => tf.fused.matMul({ a: det([96, 200], 34), b: det([200, 70], 35), bias: det([70], 36), activation: "relu" }),
+    "large fused dense with relu",
+  );
+  await agree(
+    () => tf.fused.matMul({ a: det([96, 200], 37), b: det([200, 70], 38), bias: det([96, 70], 39), activation: "elu" }),
+    "large fused dense with a 2-D bias and elu",
+  );
+});
+
 test("an empty inner dimension gives zeros, an empty output gives an empty tensor", async () => {
   const [[z]] = [await run("wasm", () => tf.matMul(tf.zeros([3, 0]), tf.zeros([0, 2])))];
   assert.deepEqual(z, [0, 0, 0, 0, 0, 0]);

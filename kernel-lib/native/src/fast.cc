@@ -414,6 +414,59 @@ void Split(int n, int parts, int p, int align, int* lo, int* hi) {
   *hi = std::min(n, u1 * align);
 }
 
+// One large product on all threads around one shared packed B panel (BLIS's parallel ic loop): for
+// each (jc, pc) step the threads first pack the panel's slivers together, then compute slabs of C's
+// rows against it, each packing only its own rows of A. Giving each thread its own slab of rows or
+// columns instead made every thread pack the whole other operand again: up to half the time of a
+// 128-row layer. The calling thread's own B buffer holds the panel. `epilogue(m0, m1, n0, n1)` runs
+// on each finished block of C.
+void GemmShared(Pool& pool, const Operand& a, const Operand& b, float* c, long ldc, int m, int n, int k,
+                const std::function<void(int, int, int, int)>& epilogue) {
+  const int chunks = std::max(1, std::min(4 * pool.Size(), (m + MR - 1) / MR));
+  if (k == 0) {
+    for (int i = 0; i < m; i++) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+    epilogue(0, m, 0, n);
+    return;
+  }
+  const Kernel kernel = PickKernel();
+  float* const panel = Buffers().b;
+  for (int jc = 0; jc < n; jc += NC) {
+    const int nc = std::min(NC, n - jc);
+    const int slivers = (nc + NR - 1) / NR;
+    for (int pc = 0; pc < k; pc += KC) {
+      const int kc = std::min(KC, k - pc);
+      const bool last = pc + KC >= k;
+      // 1) Pack the panel, slivers shared out.
+      const int packChunks = std::min(chunks, slivers);
+      pool.Run(packChunks, [&](int ch) {
+        int s0, s1;
+        Split(slivers, packChunks, ch, 1, &s0, &s1);
+        if (s0 >= s1) return;
+        const int cols = std::min(nc, s1 * NR) - s0 * NR;
+        PackB(kc, cols, b.p + pc * b.rs + (jc + s0 * NR) * b.cs, b.rs, b.cs, panel + static_cast<long>(s0) * kc * NR);
+      });
+      // 2) Slabs of rows against it.
+      pool.Run(chunks, [&](int ch) {
+        int lo, hi;
+        Split(m, chunks, ch, MR, &lo, &hi);
+        if (lo >= hi) return;
+        float* const ap = Buffers().a;
+        for (int ic = lo; ic < hi; ic += MC) {
+          const int mc = std::min(MC, hi - ic);
+          PackA(mc, kc, a.p + ic * a.rs + pc * a.cs, a.rs, a.cs, ap);
+          for (int jr = 0; jr < nc; jr += NR) {
+            const float* bp = panel + jr * kc;
+            for (int ir = 0; ir < mc; ir += MR) {
+              kernel(kc, ap + ir * kc, bp, c + (ic + ir) * ldc + jc + jr, ldc, std::min(MR, mc - ir), std::min(NR, nc - jr), pc > 0);
+            }
+          }
+        }
+        if (last) epilogue(lo, hi, jc, jc + nc);
+      });
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // N-API plumbing.
 
@@ -526,13 +579,24 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   // About four chunks per thread, for balance when a core is busy with another process. Many
-  // matrices: whole matrices per chunk. Few: slabs of rows, or of columns when C is wide (each slab
-  // packs the whole other operand again, so slabs stay at least 48 rows / 64 columns).
+  // matrices: whole matrices per chunk.
   const int target = 4 * pool.Size();
   if (batch >= target) {
     pool.Run(target, [&](int c) {
       for (long bi = batch * c / target; bi < batch * (c + 1) / target; bi++) one(bi, 0, static_cast<int>(m), 0, static_cast<int>(n));
     });
+    return nullptr;
+  }
+  // Enough rows for every thread: share one packed B (GemmShared). Few rows (a matrix-vector
+  // product, say): slabs of columns, each packing the small A again.
+  if (m >= 2 * MR * pool.Size()) {
+    for (long bi = 0; bi < batch; bi++) {
+      float* c = heap + cOff + bi * m * n;
+      const Broadcast bias{biasOffs ? heap + biasOffs[bi] : nullptr, rsBias, csBias};
+      const Broadcast prelu{preluOffs ? heap + preluOffs[bi] : nullptr, rsP, csP};
+      GemmShared(pool, {heap + aOffs[bi], rsA, csA}, {heap + bOffs[bi], rsB, csB}, c, n, static_cast<int>(m), static_cast<int>(n),
+                 static_cast<int>(k), [&](int m0, int m1, int n0, int n1) { Epilogue(c, n, m0, m1, n0, n1, bias, act, alpha, prelu); });
+    }
     return nullptr;
   }
   const bool byRows = m >= n;
