@@ -7,7 +7,8 @@
  *   flock /tmp/aigc-train.lock node build/scripts/train-diffusion.js --data ring --classes
  *   flock /tmp/aigc-train.lock node build/scripts/train-diffusion.js --data fashion --source auto
  *
- * Ring (the 8-Gaussian ring of notebooks/04-gan.ipynb; 20,000 training points): every --eval-every steps it
+ * Ring (the 8-Gaussian ring of notebooks/04-gan.ipynb; 20,000 training points, multiplied by --scale for
+ * training and divided by it again before measuring; see notebooks/05-diffusion.ipynb): every --eval-every steps it
  * draws 2,500 samples with seed 7 by DDPM ancestral sampling (beta and posterior variances) and DDIM
  * (50 steps) and measures mode coverage and quality with kernel-lib's ringCoverage; it records, for each
  * sampler, the training time (evaluations excluded) at which it first reached 8/8 modes and >= 90% of samples
@@ -19,8 +20,8 @@
  * Fashion: images scaled to [-1, 1]; every --eval-every steps the test loss L_simple on the first 500 test
  * images (seeded timesteps and noise, so the notebook can reproduce it).
  *
- * Options (defaults: ring | fashion): --steps 12000 | 8000, --batch 512 | 128, --lr 2e-3, --T 100 | 200,
- * --schedule linear (or cosine), --ema 0.995 | 0.999, --eval-every 1000, --seed 0, --source auto (fashion),
+ * Options (defaults: ring | fashion): --steps 2000 | 8000, --batch 512 | 128, --lr 2e-3, --T 100 | 200,
+ * --schedule linear (or cosine), --ema 0.99 | 0.999, --scale 8 (ring), --eval-every 1000, --seed 0, --source auto (fashion),
  * --out notebooks/checkpoints/diffusion-<ring|ring-classes|fashion>.ckpt.
  */
 import * as os from "node:os";
@@ -59,6 +60,7 @@ interface Args {
   T: number;
   schedule: ScheduleKind;
   ema: number;
+  scale: number;
   evalEvery: number;
   seed: number;
   source: "subset" | "full" | "auto";
@@ -67,7 +69,7 @@ interface Args {
 
 function parseArgs(argv: string[]): Args {
   const flags = new Set(["classes"]);
-  const known = new Set(["data", "steps", "batch", "lr", "T", "schedule", "ema", "eval-every", "seed", "source", "out", ...flags]);
+  const known = new Set(["data", "scale", "steps", "batch", "lr", "T", "schedule", "ema", "eval-every", "seed", "source", "out", ...flags]);
   for (const a of argv) if (a.startsWith("--") && !known.has(a.slice(2))) throw new Error(`unknown option ${a}; known: ${[...known].map((k) => "--" + k).join(" ")}`);
   const get = (name: string): string | undefined => {
     const i = argv.indexOf(`--${name}`);
@@ -95,12 +97,13 @@ function parseArgs(argv: string[]): Args {
   return {
     data,
     classes,
-    steps: num("steps", ring ? 12000 : 8000),
+    steps: num("steps", ring ? 2000 : 8000),
     batch: num("batch", ring ? 512 : 128),
     lr: num("lr", 2e-3, false),
     T: num("T", ring ? 100 : 200),
     schedule,
-    ema: num("ema", ring ? 0.995 : 0.999, false),
+    ema: num("ema", ring ? 0.99 : 0.999, false),
+    scale: num("scale", 8, false),
     evalEvery: num("eval-every", 1000),
     seed: num("seed", 0),
     source,
@@ -124,7 +127,7 @@ function nearestMode(points: tf.Tensor2D): Int32Array {
 }
 
 /** Coverage of 2,500 seeded samples by each sampler (what the notebook re-measures). */
-function ringEvaluation(model: DiffusionMlp, schedule: NoiseSchedule, labels: number[] | null): Record<string, { modes: number; quality: number }> {
+function ringEvaluation(model: DiffusionMlp, schedule: NoiseSchedule, labels: number[] | null, scale: number): Record<string, { modes: number; quality: number }> {
   const out: Record<string, { modes: number; quality: number }> = {};
   const runs = {
     ddpm: () => ddpmSample(model, schedule, { n: 2500, seed: EVAL_SEED, labels }),
@@ -133,8 +136,9 @@ function ringEvaluation(model: DiffusionMlp, schedule: NoiseSchedule, labels: nu
   };
   for (const [name, run] of Object.entries(runs)) {
     const { samples } = run();
-    const c = ringCoverage(samples);
-    samples.dispose();
+    const points = tf.div(samples, scale);
+    const c = ringCoverage(points);
+    tf.dispose([samples, points]);
     out[name] = { modes: c.modesCovered, quality: Number(c.quality.toFixed(4)) };
   }
   return out;
@@ -152,9 +156,11 @@ async function main(): Promise<void> {
   let test: tf.Tensor2D | null = null;
   let dataInfo: Record<string, unknown>;
   if (ring) {
-    data = sampleRing(20000, { rng: rng.fork() });
-    if (args.classes) labels = nearestMode(data);
-    dataInfo = { name: "ring", points: 20000, modes: 8, radius: 2, std: 0.02 };
+    const points = sampleRing(20000, { rng: rng.fork() });
+    if (args.classes) labels = nearestMode(points);
+    data = tf.mul(points, args.scale);
+    points.dispose();
+    dataInfo = { name: "ring", points: 20000, modes: 8, radius: 2, std: 0.02, scale: args.scale };
   } else {
     const trainSet = loadFashionMnist({ split: "train", source: args.source });
     const testSet = loadFashionMnist({ split: "test", source: trainSet.source });
@@ -213,7 +219,7 @@ async function main(): Promise<void> {
       const row: Record<string, unknown> = { step: i + 1, trainSeconds: Number(trainSeconds.toFixed(1)) };
       let metrics: Record<string, number>;
       if (ring) {
-        const cov = ringEvaluation(sampler, schedule, evalLabels);
+        const cov = ringEvaluation(sampler, schedule, evalLabels, args.scale);
         row.coverage = cov;
         for (const [name, c] of Object.entries(cov)) {
           if (!reached[name] && c.modes === 8 && c.quality >= 0.9) reached[name] = { step: i + 1, trainSeconds: Number(trainSeconds.toFixed(1)) };
