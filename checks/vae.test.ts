@@ -289,3 +289,21 @@ describe("checkpoints", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe("shipped checkpoints", () => {
+  test("notebooks/checkpoints/vae-latent{20,2}.ckpt load and reproduce the test numbers they record", async () => {
+    const test500 = loadFashionMnist({ split: "test", source: "subset" });
+    for (const latentDim of [20, 2]) {
+      const file = path.join(__dirname, "..", "..", "notebooks", "checkpoints", `vae-latent${latentDim}.ckpt`);
+      const { model, extra } = loadVae(file, { inputDim: 784, hiddenDims: [512, 256], latentDim });
+      const record = extra as { evalSeed: number; test500: { loss: number; reconstruction: number; kl: number }; data: { source: string } };
+      const here = await model.evaluate(test500.images, { seed: record.evalSeed });
+      // Backends round differently (the native matmul, wasm): a few hundredths of a nat.
+      checkClose(here.loss, record.test500.loss, { atol: 0.1, name: `latent ${latentDim}: test negative ELBO vs the record` });
+      checkClose(here.kl, record.test500.kl, { atol: 0.05, name: `latent ${latentDim}: KL term vs the record` });
+      assert.ok(["subset", "full"].includes(record.data.source));
+      model.dispose();
+    }
+    test500.images.dispose();
+  });
+});
