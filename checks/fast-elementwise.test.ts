@@ -6,18 +6,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { tf, useBestBackend, repeatPattern } from "kernel-lib";
+import { evalOutputs, Fn } from "./lib/tensors";
 
-type Fn = () => tf.Tensor | tf.Tensor[];
 
 async function run(backend: "cpu" | "wasm", f: Fn): Promise<number[][]> {
   if (backend === "wasm") await useBestBackend({ force: "wasm", verbose: false });
   else await tf.setBackend("cpu");
   assert.equal(tf.getBackend(), backend);
-  const out = tf.tidy(f);
-  const list = Array.isArray(out) ? out : [out];
-  const values = await Promise.all(list.map(async (t) => Array.from(await t.data())));
-  tf.dispose(list);
-  return values;
+  return evalOutputs(f);
 }
 
 async function agree(f: Fn, what: string, tol = 1e-6): Promise<void> {

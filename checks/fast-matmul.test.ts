@@ -7,19 +7,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { tf, useBestBackend, registerFastKernels, loadNative } from "kernel-lib";
+import { evalOutputs, Fn } from "./lib/tensors";
 
-type Fn = () => tf.Tensor | tf.Tensor[];
 
 /** Runs `f` on one backend; returns every output as a flat array. */
 async function run(backend: "cpu" | "wasm", f: Fn): Promise<number[][]> {
   if (backend === "wasm") await useBestBackend({ force: "wasm", verbose: false });
   else await tf.setBackend("cpu");
   assert.equal(tf.getBackend(), backend);
-  const out = tf.tidy(f);
-  const list = Array.isArray(out) ? out : [out];
-  const values = await Promise.all(list.map(async (t) => Array.from(await t.data())));
-  tf.dispose(list);
-  return values;
+  return evalOutputs(f);
 }
 
 function assertClose(actual: number[], expected: number[], what: string, tol = 1e-4): void {

@@ -6,17 +6,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { tf, useBestBackend } from "kernel-lib";
+import { evalOutputs, Fn } from "./lib/tensors";
 
-type Fn = () => tf.Tensor | tf.Tensor[];
 
 async function run(backend: "cpu" | "webgpu", f: Fn): Promise<number[][]> {
   await tf.setBackend(backend);
   assert.equal(tf.getBackend(), backend);
-  const out = tf.tidy(f);
-  const list = Array.isArray(out) ? out : [out];
-  const values = await Promise.all(list.map(async (t) => Array.from(await t.data())));
-  tf.dispose(list);
-  return values;
+  return evalOutputs(f);
 }
 
 /** f on WebGPU equals f on cpu (GPU float arithmetic: relative 1e-3). */
