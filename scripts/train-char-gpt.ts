@@ -29,6 +29,7 @@ import {
   trainCharGPT,
   useBestBackend,
 } from "kernel-lib";
+import { Options } from "./options";
 
 interface Args {
   preset: CharGPTPreset;
@@ -44,58 +45,20 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { preset: "base", steps: 5000, batch: 12, lr: 1e-3, weightDecay: 0.01, seed: 2024, out: "notebooks/checkpoints/char-gpt.ckpt", resume: false, timeOnly: 0 };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    const num = () => {
-      const v = Number(value());
-      if (!Number.isFinite(v)) throw new Error(`${flag} needs a number`);
-      return v;
-    };
-    switch (flag) {
-      case "--preset": {
-        const p = value();
-        if (!(p in CHAR_GPT_PRESETS)) throw new Error(`--preset ${p}: use one of ${Object.keys(CHAR_GPT_PRESETS).join(", ")}`);
-        args.preset = p as CharGPTPreset;
-        break;
-      }
-      case "--steps":
-        args.steps = num();
-        break;
-      case "--batch":
-        args.batch = num();
-        break;
-      case "--lr":
-        args.lr = num();
-        break;
-      case "--weight-decay":
-        args.weightDecay = num();
-        break;
-      case "--eval-every":
-        args.evalEvery = num();
-        break;
-      case "--seed":
-        args.seed = num();
-        break;
-      case "--out":
-        args.out = value();
-        break;
-      case "--resume":
-        args.resume = true;
-        break;
-      case "--time-only":
-        args.timeOnly = num();
-        break;
-      default:
-        throw new Error(`unknown option ${flag} (see the comment at the top of scripts/train-char-gpt.ts)`);
-    }
-  }
-  return args;
+  const o = new Options(argv, ["preset", "steps", "batch", "lr", "weight-decay", "eval-every", "seed", "out", "time-only"], ["resume"]);
+  const real = { integer: false };
+  return {
+    preset: o.choice("preset", Object.keys(CHAR_GPT_PRESETS) as CharGPTPreset[], "base"),
+    steps: o.number("steps", 5000, { min: 1 }),
+    batch: o.number("batch", 12, { min: 1 }),
+    lr: o.number("lr", 1e-3, real),
+    weightDecay: o.number("weight-decay", 0.01, real),
+    evalEvery: o.number("eval-every", undefined, { min: 1 }),
+    seed: o.number("seed", 2024, { min: -Infinity }),
+    out: o.string("out") ?? "notebooks/checkpoints/char-gpt.ckpt",
+    resume: o.flag("resume"),
+    timeOnly: o.number("time-only", 0),
+  };
 }
 
 async function main(): Promise<void> {

@@ -36,6 +36,7 @@ import {
   train,
   useBestBackend,
 } from "kernel-lib";
+import { choiceItem, integerItem, Options } from "./options";
 
 /**
  * Stops train() between steps once `seconds` have passed since the script started, through the same flag
@@ -74,29 +75,17 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const known = new Set(["tasks", "variants", "seeds", "steps", "fashion-steps", "out-dir", "max-seconds"]);
-  const get = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    if (i < 0) return undefined;
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith("--")) throw new Error(`--${name} needs a value`);
-    return v;
-  };
-  for (const a of argv) if (a.startsWith("--") && !known.has(a.slice(2))) throw new Error(`unknown option ${a}; known: ${[...known].map((k) => "--" + k).join(" ")}`);
-  const int = (name: string, dflt: number): number => {
-    const raw = get(name);
-    const v = raw === undefined ? dflt : Number(raw);
-    if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer, got ${raw}`);
-    return v;
-  };
-  const tasks = (get("tasks") ?? "ring,fashion").split(",");
-  if (!tasks.every((t) => t === "ring" || t === "fashion")) throw new Error(`--tasks takes ring and/or fashion, got ${tasks}`);
-  const variants = (get("variants") ?? "remedy,plain").split(",") as Args["variants"];
-  if (!variants.every((v) => v === "remedy" || v === "plain")) throw new Error(`--variants takes remedy and/or plain, got ${variants}`);
-  const seeds = (get("seeds") ?? "0,1,2").split(",").map(Number);
-  if (!seeds.every(Number.isInteger)) throw new Error(`--seeds must be integers like 0,1,2`);
+  const o = new Options(argv, ["tasks", "variants", "seeds", "steps", "fashion-steps", "out-dir", "max-seconds"]);
   const repo = path.resolve(__dirname, "..", "..");
-  return { tasks, variants, seeds, steps: int("steps", 10000), fashionSteps: int("fashion-steps", 3000), maxSeconds: int("max-seconds", 1e9), outDir: path.resolve(get("out-dir") ?? path.join(repo, "notebooks", "checkpoints")) };
+  return {
+    tasks: o.list("tasks", "ring,fashion", choiceItem(["ring", "fashion"])),
+    variants: o.list("variants", "remedy,plain", choiceItem(["remedy", "plain"])),
+    seeds: o.list("seeds", "0,1,2", integerItem()),
+    steps: o.number("steps", 10000, { min: 1 }),
+    fashionSteps: o.number("fashion-steps", 3000, { min: 1 }),
+    maxSeconds: o.number("max-seconds", 1e9, { min: 1 }),
+    outDir: path.resolve(o.string("out-dir") ?? path.join(repo, "notebooks", "checkpoints")),
+  };
 }
 
 /** One ring run's outcome, as the table records it. */

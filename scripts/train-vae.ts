@@ -15,6 +15,7 @@
  */
 import * as path from "node:path";
 import { currentBackend, loadFashionMnist, setSeed, tf, train, useBestBackend, Vae, VaeLoss, VaeTrainer } from "kernel-lib";
+import { integerItem, Options } from "./options";
 
 interface Args {
   latent: number;
@@ -31,39 +32,18 @@ interface Args {
 const EVAL_SEED = 1;
 
 function parseArgs(argv: string[]): Args {
-  const get = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    if (i < 0) return undefined;
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith("--")) throw new Error(`--${name} needs a value`);
-    return v;
-  };
-  const known = new Set(["latent", "epochs", "source", "hidden", "batch", "lr", "seed", "out"]);
-  for (const a of argv) if (a.startsWith("--") && !known.has(a.slice(2))) throw new Error(`unknown option ${a}; known: ${[...known].map((k) => "--" + k).join(" ")}`);
-  const num = (name: string, dflt: number, integer = true): number => {
-    const raw = get(name);
-    const v = raw === undefined ? dflt : Number(raw);
-    if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) throw new Error(`--${name} must be a positive ${integer ? "integer" : "number"}, got ${raw}`);
-    return v;
-  };
-  const latent = num("latent", 20);
-  const source = (get("source") ?? "auto") as Args["source"];
-  if (!["subset", "full", "auto"].includes(source)) throw new Error(`--source must be subset, full or auto, got ${source}`);
-  const hidden = (get("hidden") ?? "512,256").split(",").map(Number);
-  if (!hidden.every((h) => Number.isInteger(h) && h > 0)) throw new Error(`--hidden must be sizes like 512,256`);
-  const seedRaw = get("seed");
-  const seed = seedRaw === undefined ? 0 : Number(seedRaw);
-  if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${seedRaw}`);
+  const o = new Options(argv, ["latent", "epochs", "source", "hidden", "batch", "lr", "seed", "out"]);
+  const latent = o.number("latent", 20, { min: 1 });
   const repo = path.resolve(__dirname, "..", "..");
   return {
     latent,
-    epochs: num("epochs", 20),
-    source,
-    hidden,
-    batch: num("batch", 128),
-    lr: num("lr", 1e-3, false),
-    seed,
-    out: path.resolve(get("out") ?? path.join(repo, "notebooks", "checkpoints", `vae-latent${latent}.ckpt`)),
+    epochs: o.number("epochs", 20, { min: 1 }),
+    source: o.choice("source", ["subset", "full", "auto"], "auto"),
+    hidden: o.list("hidden", "512,256", integerItem(1)),
+    batch: o.number("batch", 128, { min: 1 }),
+    lr: o.number("lr", 1e-3, { integer: false, min: 0, minIncluded: false }),
+    seed: o.number("seed", 0, { min: -Infinity }),
+    out: path.resolve(o.string("out") ?? path.join(repo, "notebooks", "checkpoints", `vae-latent${latent}.ckpt`)),
   };
 }
 

@@ -1,0 +1,65 @@
+/**
+ * The training scripts' command lines (scripts/options.ts): values and flags are read as given, and
+ * every mistake is an error that names the option, before any training starts.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { test } from "node:test";
+import { repoRoot } from "../kernel/kernelspec";
+import { choiceItem, integerItem, OptionError, Options } from "../scripts/options";
+
+const VALUED = ["steps", "lr", "data", "seeds", "out"];
+
+test("options: values, flags, defaults and the --name=value form", () => {
+  const o = new Options(["--steps", "300", "--lr=2e-3", "--resume", "--seeds", "0, 4,2"], VALUED, ["resume", "classes"]);
+  assert.equal(o.number("steps", 10, { min: 1 }), 300);
+  assert.equal(o.number("lr", 1, { integer: false }), 0.002);
+  assert.equal(o.flag("resume"), true);
+  assert.equal(o.flag("classes"), false);
+  assert.deepEqual(o.list("seeds", "0", integerItem()), [0, 4, 2]);
+  assert.equal(o.choice("data", ["ring", "fashion"], "ring"), "ring");
+  assert.equal(o.string("out"), undefined);
+  assert.equal(o.number("out", undefined), undefined);
+});
+
+test("options: each mistake names the option", () => {
+  const bad: [string[], RegExp][] = [
+    [["--stpes", "3"], /unknown option --stpes; options: --steps --lr/],
+    [["--steps"], /--steps needs a value/],
+    [["--steps", "--lr", "1"], /--steps needs a value/],
+    [["--steps="], /--steps needs a value/],
+    [["--steps", "1", "--steps", "2"], /--steps given twice/],
+    [["3000"], /unexpected argument "3000"/],
+    [["--resume=yes"], /--resume takes no value/],
+  ];
+  for (const [argv, message] of bad) assert.throws(() => new Options(argv, VALUED, ["resume"]), (e: unknown) => e instanceof OptionError && message.test(e.message), argv.join(" "));
+
+  const read = (argv: string[], f: (o: Options) => unknown, message: RegExp) =>
+    assert.throws(() => f(new Options(argv, VALUED)), (e: unknown) => e instanceof OptionError && message.test(e.message), argv.join(" "));
+  read(["--steps", "ten"], (o) => o.number("steps", 1), /--steps must be an integer >= 0, got "ten"/);
+  read(["--steps", "2.5"], (o) => o.number("steps", 1), /--steps must be an integer/);
+  read(["--steps", "0"], (o) => o.number("steps", 1, { min: 1 }), /--steps must be an integer >= 1, got "0"/);
+  read(["--lr", "0"], (o) => o.number("lr", 1, { integer: false, minIncluded: false }), /--lr must be a number > 0/);
+  read(["--lr", "Infinity"], (o) => o.number("lr", 1, { integer: false }), /--lr must be a number/);
+  read(["--data", "mnist"], (o) => o.choice("data", ["ring", "fashion"], "ring"), /--data must be one of ring, fashion, got "mnist"/);
+  read(["--seeds", "0,x"], (o) => o.list("seeds", "0", integerItem()), /--seeds: "x": not an integer >= 0/);
+  read(["--seeds", "0,,1"], (o) => o.list("seeds", "0", integerItem()), /--seeds: "": not an integer/);
+  read(["--data", "ring,gauss"], (o) => o.list("data", "ring", choiceItem(["ring", "fashion"])), /--data: "gauss": not one of ring, fashion/);
+  // Negative numbers are values, not options, where the rule allows them.
+  assert.equal(new Options(["--steps", "-3"], VALUED).number("steps", 0, { min: -Infinity }), -3);
+});
+
+test("options: a training script with a bad option stops at once, naming it, and writes nothing", () => {
+  const root = repoRoot();
+  for (const [script, args, message] of [
+    ["train-vae.js", ["--epochs", "many", "--out", "/nonexistent/vae.ckpt"], /--epochs must be an integer >= 1, got "many"/],
+    ["train-diffusion.js", ["--data", "cifar", "--out", "/nonexistent/diffusion.ckpt"], /--data must be one of ring, fashion, got "cifar"/],
+    ["train-gan.js", ["--variants", "remedy,wgan", "--out-dir", "/nonexistent"], /--variants: "wgan": not one of remedy, plain/],
+    ["train-char-gpt.js", ["--preset", "huge", "--out", "/nonexistent/gpt.ckpt"], /--preset must be one of tiny, small, base, got "huge"/],
+  ] as const) {
+    const r = spawnSync(process.execPath, [path.join(root, "build", "scripts", script), ...args], { cwd: root, encoding: "utf8", timeout: 60_000 });
+    assert.equal(r.status, 1, `${script}: exit status ${r.status}\n${r.stderr}`);
+    assert.match(r.stderr, message, script);
+  }
+});
