@@ -1,63 +1,15 @@
 /**
- * The exercises of notebooks/04-gan.ipynb, without a kernel: every exercise cell has a reference solution
- * that defines the same function with the same signature, the untouched cell is a todo() placeholder, and
- * a check cell calling checkExercise with its id follows. (checks/notebooks.test.ts runs the notebook
- * with the solutions in strict mode and the untouched cells through the kernel.) The solutions are also
- * transpiled with TypeScript and run here against independent numbers, and wrong answers must fail.
+ * The reference solutions of notebooks/04-gan.ipynb's exercises, run outside the notebook against numbers
+ * computed independently (the library, or by hand). checks/exercises.test.ts checks every lesson's exercise
+ * cells and solutions fit together; checks/notebooks.test.ts runs the lesson with them.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as path from "node:path";
-import * as ts from "typescript";
 import * as kernelLib from "kernel-lib";
+import { solutionFunction as solution } from "./lib/exercises";
 import { nonSaturatingGeneratorLoss, optimalDiscriminator, ringCentres, ringCoverage, sampleRing, Rng, tf } from "kernel-lib";
 
-const root = path.resolve(__dirname, "..", "..");
-const notebookPath = path.join(root, "notebooks", "04-gan.ipynb");
-const solutionsDir = path.join(root, "notebooks", "solutions", "04-gan");
-
-interface Cell {
-  cell_type: string;
-  source: string | string[];
-  metadata: { aigc?: { exercise?: string } };
-}
-const nb = JSON.parse(fs.readFileSync(notebookPath, "utf8")) as { cells: Cell[] };
-const src = (c: Cell) => (Array.isArray(c.source) ? c.source.join("") : c.source);
-const exercises = nb.cells
-  .map((c, i) => ({ cell: c, index: i, id: c.metadata.aigc?.exercise }))
-  .filter((e): e is { cell: Cell; index: number; id: string } => typeof e.id === "string");
-
-/** The `function name(...): T` line of a cell (parameters may hold function types, so: the whole line before "{"). */
-function signature(source: string): string {
-  const m = /^(function\s+\w+.*?)\s*\{\s*$/m.exec(source);
-  assert.ok(m, `no top-level function in:\n${source}`);
-  return m[1]!.trim();
-}
-
-/** Transpiles a solution and returns the function it defines, with tf and kernel-lib's names in scope. */
-function solutionFunction(id: string): (...args: unknown[]) => unknown {
-  const source = fs.readFileSync(path.join(solutionsDir, `${id}.ts`), "utf8");
-  const name = /^function\s+(\w+)/m.exec(source)![1]!;
-  const js = ts.transpileModule(source, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.None } }).outputText;
-  const scope = { ...kernelLib };
-  const make = new Function(...Object.keys(scope), `${js}\nreturn ${name};`) as (...v: unknown[]) => (...args: unknown[]) => unknown;
-  return make(...Object.values(scope));
-}
-
-test("04-gan has three exercises, each with a solution of the same signature and a check cell after it", () => {
-  assert.deepEqual(exercises.map((e) => e.id), ["non-saturating-loss", "optimal-d", "count-modes"]);
-  for (const { cell, index, id } of exercises) {
-    const file = path.join(solutionsDir, `${id}.ts`);
-    assert.ok(fs.existsSync(file), `exercise ${id} has no solution at ${file}`);
-    const solution = fs.readFileSync(file, "utf8");
-    assert.equal(signature(solution), signature(src(cell)), `exercise ${id}: the solution's signature differs from the exercise cell's`);
-    assert.match(src(cell), /todo\(/, `exercise ${id}: the untouched cell should be a todo() placeholder`);
-    assert.doesNotMatch(solution, /todo\(/, `exercise ${id}: the solution still calls todo()`);
-    const check = nb.cells.findIndex((c, j) => j > index && c.cell_type === "code" && src(c).includes(`checkExercise("${id}"`));
-    assert.ok(check > index, `exercise ${id}: no check cell after it`);
-  }
-});
+const solutionFunction = (id: string) => solution("04-gan", id);
 
 test("the non-saturating loss solution matches the library, is finite at ±100 and leaks nothing", async () => {
   await kernelLib.useBestBackend({ verbose: false });

@@ -1,0 +1,58 @@
+/**
+ * The exercises of the lessons, read without a kernel: which cells are exercises (metadata.aigc.exercise),
+ * their reference solutions (notebooks/solutions/<lesson>/<id>.ts), and a solution turned into a function
+ * that tests can call (transpiled with TypeScript, tf and kernel-lib's names in scope, as in the notebook).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as ts from "typescript";
+import * as kernelLib from "kernel-lib";
+
+export const root = path.resolve(__dirname, "..", "..", "..");
+export const notebooksDir = path.join(root, "notebooks");
+
+export interface Cell {
+  cell_type: string;
+  source: string | string[];
+  metadata: { aigc?: { exercise?: string } };
+}
+
+export interface Exercise {
+  id: string;
+  /** The cell's index in the notebook (markdown cells counted). */
+  index: number;
+  source: string;
+}
+
+export const cellText = (c: Cell): string => (Array.isArray(c.source) ? c.source.join("") : c.source);
+
+export function lessonCells(stem: string): Cell[] {
+  return (JSON.parse(fs.readFileSync(path.join(notebooksDir, `${stem}.ipynb`), "utf8")) as { cells: Cell[] }).cells;
+}
+
+export function exercisesOf(stem: string): Exercise[] {
+  return lessonCells(stem).flatMap((c, index) => {
+    const id = c.metadata.aigc?.exercise;
+    return typeof id === "string" ? [{ id, index, source: cellText(c) }] : [];
+  });
+}
+
+export function solutionPath(stem: string, id: string): string {
+  return path.join(notebooksDir, "solutions", stem, `${id}.ts`);
+}
+
+/** The `function name(...): T` line of a cell or solution (parameters may hold function types: the whole line before "{"). */
+export function signature(source: string): string | undefined {
+  return /^(function\s+\w+.*?)\s*\{\s*$/m.exec(source)?.[1]?.trim();
+}
+
+/** A lesson's solution as a callable function. */
+export function solutionFunction(stem: string, id: string): (...args: unknown[]) => unknown {
+  const source = fs.readFileSync(solutionPath(stem, id), "utf8").replace(/^import .*;$/gm, "");
+  const name = /^function\s+(\w+)/m.exec(source)?.[1];
+  if (!name) throw new Error(`${solutionPath(stem, id)}: no top-level function`);
+  const js = ts.transpileModule(source, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.None } }).outputText;
+  const scope = { ...kernelLib };
+  const make = new Function(...Object.keys(scope), `${js}\nreturn ${name};`) as (...v: unknown[]) => (...args: unknown[]) => unknown;
+  return make(...Object.values(scope));
+}
