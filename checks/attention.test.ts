@@ -7,21 +7,11 @@
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import { causalMask, checkNoLeak, maskedSoftmax, MultiHeadAttention, paddingMask, Rng, scaledDotProductAttention, ShapeError, tf, useBestBackend } from "kernel-lib";
+import { assertClose, values } from "./lib/tensors";
 
 before(async () => {
   await useBestBackend({ verbose: false });
 });
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < actual.length; i++) {
-    const a = actual[i]!;
-    const e = expected[i]!;
-    assert.ok(Number.isFinite(a) && Math.abs(a - e) <= tol * (1 + Math.abs(e)), `${what}[${i}]: got ${a}, expected ${e} (tol ${tol})`);
-  }
-}
-
-const values = (t: tf.Tensor): number[] => Array.from(t.dataSync());
 
 test("3-token attention equals the softmax computed by hand", () => {
   // d_k = 4, so the scale is sqrt(4) = 2. With these q and k the scaled scores are

@@ -39,20 +39,11 @@ import {
   UnknownCharacterError,
   useBestBackend,
 } from "kernel-lib";
+import { assertClose, values } from "./lib/tensors";
 
 before(async () => {
   await useBestBackend({ verbose: false });
 });
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < actual.length; i++) {
-    const a = actual[i]!;
-    const e = expected[i]!;
-    assert.ok(Number.isFinite(a) && Math.abs(a - e) <= tol * (1 + Math.abs(e)), `${what}[${i}]: got ${a}, expected ${e} (tol ${tol})`);
-  }
-}
-const values = (t: tf.Tensor): number[] => Array.from(t.dataSync());
 
 test("sinusoidal positional encoding matches sin/cos(pos / 10000^(2i/d))", () => {
   const pe = sinusoidalPositionalEncoding(3, 6);

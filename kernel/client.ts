@@ -11,17 +11,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as zmq from "zeromq";
 import { KernelSpec } from "./kernelspec";
+import { Header } from "./messages";
 
 export type Channel = "shell" | "control" | "stdin";
 
-export interface Header {
-  msg_id: string;
-  msg_type: string;
-  session: string;
-  username: string;
-  date: string;
-  version: string;
-}
+export type { Header };
 
 export interface Message {
   header: Header;

@@ -13,6 +13,7 @@ import { CellEngine, CellOutcome } from "./engine";
 import { tslabTs } from "./converter";
 import { repoRoot } from "./kernelspec";
 import { resultBundle } from "./results";
+import { Header } from "./messages";
 
 /** The connection file Jupyter writes for a kernel. */
 export interface ConnectionInfo {
@@ -25,15 +26,6 @@ export interface ConnectionInfo {
   hb_port: number;
   key: string;
   signature_scheme?: string;
-}
-
-interface Header {
-  msg_id: string;
-  msg_type: string;
-  session: string;
-  username: string;
-  date: string;
-  version: string;
 }
 
 interface Incoming {

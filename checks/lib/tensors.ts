@@ -1,4 +1,5 @@
-/** Helpers shared by the backend-equivalence tests. */
+/** Helpers shared by the tensor tests: backend equivalence, element-wise closeness. */
+import assert from "node:assert/strict";
 import { tf } from "kernel-lib";
 
 /** A computation whose outputs are compared across backends. */
@@ -12,3 +13,16 @@ export async function evalOutputs(f: Fn): Promise<number[][]> {
   tf.dispose(list);
   return values;
 }
+
+/** Asserts |actual - expected| <= tol * (1 + |expected|) element by element, and that every actual value is finite. */
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i]!;
+    const e = expected[i]!;
+    assert.ok(Number.isFinite(a) && Math.abs(a - e) <= tol * (1 + Math.abs(e)), `${what}[${i}]: got ${a}, expected ${e} (tol ${tol})`);
+  }
+}
+
+/** A tensor's values as a plain array. */
+export const values = (t: tf.Tensor): number[] => Array.from(t.dataSync());

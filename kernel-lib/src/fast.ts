@@ -249,13 +249,18 @@ function nativeTanh(native: NativeKernels, args: KernelArgs): tf.TensorInfo {
 /** fast.cc's BinaryOp numbers. */
 const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 };
 
+/** How an operand repeats within a broadcast output: element i of the output reads operand element (i / inner) % size. */
+export interface RepeatPattern {
+  size: number;
+  inner: number;
+}
+
 /**
- * How an operand broadcast to `outShape` repeats, as fast.cc's `Repeat`: element i of the output
- * reads operand element (i / inner) % size. Possible when the operand's non-1 axes are one run of
- * the output's axes (same shape, scalar, a bias [N], a mean [B, T, 1], a mask [T, T] under
- * [B, h, T, T]); null otherwise (the original kernel then handles it).
+ * How an operand broadcast to `outShape` repeats, as fast.cc's `Repeat`. Possible when the operand's
+ * non-1 axes are one run of the output's axes (same shape, scalar, a bias [N], a mean [B, T, 1], a mask
+ * [T, T] under [B, h, T, T]); null otherwise (the original kernel then handles it).
  */
-export function repeatPattern(shape: number[], outShape: number[]): { size: number; inner: number } | null {
+export function repeatPattern(shape: number[], outShape: number[]): RepeatPattern | null {
   const padded = [...new Array<number>(outShape.length - shape.length).fill(1), ...shape];
   let size = 1;
   let inner = 1;
@@ -277,8 +282,16 @@ export function repeatPattern(shape: number[], outShape: number[]): { size: numb
   return { size, inner };
 }
 
-/** Add, Sub, Multiply, RealDiv on float32 with repeat-style broadcasting, natively; else the original. */
-function nativeBinary(native: NativeKernels, name: string, args: KernelArgs): tf.TensorInfo {
+/**
+ * Where both inputs are float32 and broadcast repeat-style: the output, made and filled by `fill` (input
+ * offsets in floats, the output's in bytes, as its dtype may be bool); else the original kernel's.
+ */
+function nativeBroadcast(
+  name: string,
+  args: KernelArgs,
+  outDtype: "float32" | "bool",
+  fill: (heap: ArrayBuffer, n: number, a: number, pa: RepeatPattern, b: number, pb: RepeatPattern, out: number) => void,
+): tf.TensorInfo {
   const backend = args.backend as WasmBackend;
   const { a, b } = args.inputs;
   if (!a || !b || a.dtype !== "float32" || b.dtype !== "float32") return callOriginal(name, args);
@@ -286,22 +299,18 @@ function nativeBinary(native: NativeKernels, name: string, args: KernelArgs): tf
   const pa = repeatPattern(a.shape, outShape);
   const pb = repeatPattern(b.shape, outShape);
   if (!pa || !pb) return callOriginal(name, args);
-  const out = backend.makeOutput(outShape, "float32");
+  const out = backend.makeOutput(outShape, outDtype);
   const n = size(outShape);
   if (n === 0) return out;
-  native.binary(
-    backend.wasm.HEAPU8.buffer as ArrayBuffer,
-    BINARY_OPS[name]!,
-    n,
-    floatOffset(backend, a),
-    pa.size,
-    pa.inner,
-    floatOffset(backend, b),
-    pb.size,
-    pb.inner,
-    floatOffset(backend, out),
-  );
+  fill(backend.wasm.HEAPU8.buffer as ArrayBuffer, n, floatOffset(backend, a), pa, floatOffset(backend, b), pb, backend.dataIdMap.get(out.dataId).memoryOffset);
   return out;
+}
+
+/** Add, Sub, Multiply, RealDiv on float32 with repeat-style broadcasting, natively; else the original. */
+function nativeBinary(native: NativeKernels, name: string, args: KernelArgs): tf.TensorInfo {
+  return nativeBroadcast(name, args, "float32", (heap, n, a, pa, b, pb, out) =>
+    native.binary(heap, BINARY_OPS[name]!, n, a, pa.size, pa.inner, b, pb.size, pb.inner, out / 4),
+  );
 }
 
 /** fast.cc's comparison numbers. */
@@ -309,29 +318,9 @@ const COMPARE_OPS: Record<string, number> = { Greater: 0, GreaterEqual: 1, Less:
 
 /** Comparisons of float32 tensors (LeakyRelu's and Relu's gradients use Greater) natively; else the original. */
 function nativeCompare(native: NativeKernels, name: string, args: KernelArgs): tf.TensorInfo {
-  const backend = args.backend as WasmBackend;
-  const { a, b } = args.inputs;
-  if (!a || !b || a.dtype !== "float32" || b.dtype !== "float32") return callOriginal(name, args);
-  const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-  const pa = repeatPattern(a.shape, outShape);
-  const pb = repeatPattern(b.shape, outShape);
-  if (!pa || !pb) return callOriginal(name, args);
-  const out = backend.makeOutput(outShape, "bool");
-  const n = size(outShape);
-  if (n === 0) return out;
-  native.compare(
-    backend.wasm.HEAPU8.buffer as ArrayBuffer,
-    COMPARE_OPS[name]!,
-    n,
-    floatOffset(backend, a),
-    pa.size,
-    pa.inner,
-    floatOffset(backend, b),
-    pb.size,
-    pb.inner,
-    backend.dataIdMap.get(out.dataId).memoryOffset,
+  return nativeBroadcast(name, args, "bool", (heap, n, a, pa, b, pb, out) =>
+    native.compare(heap, COMPARE_OPS[name]!, n, a, pa.size, pa.inner, b, pb.size, pb.inner, out),
   );
-  return out;
 }
 
 /** Select (tf.where) with condition, t and e of one shape, float32 values, natively; else the original. */
