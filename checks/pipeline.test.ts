@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import { findKernelSpec, installKernelSpec, KERNEL_NAME, removeKernelSpec, repoRoot, specForThisCheckout } from "../kernel/kernelspec";
+import { findKernelSpec, installKernelSpec, KERNEL_NAME, kernelSpecForRun, removeKernelSpec, repoRoot, specForThisCheckout } from "../kernel/kernelspec";
 import { cellSource, describeFailure, Notebook, runNotebook, toLines } from "../kernel/runner";
 
 const root = repoRoot();
@@ -47,6 +47,38 @@ describe("kernelspec", () => {
     assert.match(execFileSync(process.execPath, [cli, "remove"], { env }).toString(), /removed kernel/);
     assert.ok(!fs.existsSync(path.join(home, ".local/share/jupyter/kernels/aigc-lab")));
     fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  test("a notebook run uses this checkout's kernel when the registered aigc-lab kernel belongs to another checkout, and says so", () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "aigc-home-"));
+    const env = { HOME: home, PATH: "/usr/bin:/bin" };
+    const elsewhere = specForThisCheckout("/nonexistent/other-checkout");
+    installKernelSpec(env, elsewhere);
+    const notices: string[] = [];
+    const spec = kernelSpecForRun(KERNEL_NAME, env, (l) => notices.push(l));
+    assert.deepEqual(spec, specForThisCheckout(root));
+    assert.equal(notices.length, 1);
+    assert.match(notices[0]!, /runs the checkout \/nonexistent\/other-checkout; running this checkout's kernel .*npm run kernel:install/);
+    // This checkout's own registration is used as registered, silently.
+    installKernelSpec(env);
+    assert.deepEqual(kernelSpecForRun(KERNEL_NAME, env, (l) => notices.push(l)), specForThisCheckout(root));
+    assert.equal(notices.length, 1);
+    removeKernelSpec(env);
+    assert.throws(() => kernelSpecForRun(KERNEL_NAME, env), /not registered .* npm run kernel:install/);
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  test("a kernel that exits during start-up is an error naming its argv, and the process that started it can still exit", () => {
+    // Before the fix, ZeroMQ kept the process alive forever waiting to deliver kernel_info to the dead kernel.
+    const client = path.join(root, "build", "kernel", "client.js");
+    const script = `
+      const { KernelClient } = require(${JSON.stringify(client)});
+      const spec = { argv: [process.execPath, "-e", "process.exit(1)", "{connection_file}"], display_name: "dies", language: "typescript" };
+      KernelClient.start({ spec, cwd: process.cwd() }).then(() => console.log("started?!"), (e) => console.log("error: " + e.message));`;
+    const r = spawnSync(process.execPath, ["-e", script], { cwd: root, encoding: "utf8", timeout: 30_000 });
+    assert.equal(r.signal, null, `the process was still running after 30 s (killed by ${r.signal}); output: ${r.stdout}${r.stderr}`);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /error: kernel exited during start-up \(code 1, signal null\); argv: .*process\.exit\(1\)/);
   });
 });
 

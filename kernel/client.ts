@@ -361,7 +361,12 @@ export class KernelClient {
   private async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const s of [this.shell, this.control, this.stdin, this.iopub]) s.close();
+    // Messages still queued for a kernel that has exited can never be delivered; without a linger of 0,
+    // ZeroMQ would keep this whole process alive waiting for them (a failed start hung `npm test`).
+    for (const s of [this.shell, this.control, this.stdin, this.iopub]) {
+      s.linger = this.exitInfo ? 0 : 1000;
+      s.close();
+    }
     fs.rmSync(path.dirname(this.connectionFile), { recursive: true, force: true });
   }
 }

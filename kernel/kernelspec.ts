@@ -99,6 +99,26 @@ export function findKernelSpec(name = KERNEL_NAME, env: NodeJS.ProcessEnv = proc
   throw new Error(`kernelspec "${name}" is not registered (searched ${searched.join(", ")}); run: npm run kernel:install`);
 }
 
+/**
+ * The spec to run a notebook with: the registered one, except that an aigc-lab kernel registered by
+ * another checkout (its metadata.checkout names another folder) is replaced by this checkout's, with a
+ * notice through `warn`: running this checkout's notebooks on another checkout's code would test the
+ * wrong thing, or fail when that folder is gone.
+ */
+export function kernelSpecForRun(name = KERNEL_NAME, env: NodeJS.ProcessEnv = process.env, warn: (line: string) => void = (l) => console.warn(l)): KernelSpec {
+  const found = findKernelSpec(name, env);
+  const checkout = found.spec.metadata?.["checkout"];
+  const here = repoRoot();
+  if (name === KERNEL_NAME && typeof checkout === "string" && path.resolve(checkout) !== here) {
+    warn(
+      `aigc-lab: the registered kernel "${KERNEL_NAME}" (${found.dir}) runs the checkout ${checkout}; running this checkout's kernel (${here}) instead. ` +
+        "`npm run kernel:install` registers this checkout for Jupyter.",
+    );
+    return specForThisCheckout(here);
+  }
+  return found.spec;
+}
+
 /** `node build/kernel/kernelspec.js install|remove|show`. */
 function cli(argv: string[]): void {
   const cmd = argv[0] ?? "show";

@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { KernelClient, KernelTimeoutError, Message, Output, OutputCollector } from "./client";
-import { findKernelSpec, KernelSpec } from "./kernelspec";
+import { kernelSpecForRun, KernelSpec } from "./kernelspec";
 
 export interface NotebookCell {
   cell_type: "code" | "markdown" | "raw";
@@ -119,7 +119,7 @@ export async function runNotebook(options: RunOptions): Promise<NotebookReport> 
   const file = path.resolve(options.notebook);
   const nb = readNotebook(file);
   const kernelName: string = nb.metadata?.kernelspec?.name ?? "aigc-lab";
-  const spec = options.spec ?? findKernelSpec(kernelName).spec;
+  const spec = options.spec ?? kernelSpecForRun(kernelName);
   const timeoutMs = options.cellTimeoutMs ?? Number(process.env.AIGC_CELL_TIMEOUT ?? 900) * 1000;
   const codeCells = nb.cells.filter((c) => c.cell_type === "code").length;
   const started = Date.now();
