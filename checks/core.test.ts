@@ -18,6 +18,7 @@ import {
   mode,
   Progress,
   renderSvg,
+  inlineRows,
   Rng,
   rng,
   scatter,
@@ -156,6 +157,24 @@ describe("plot", () => {
       const svg = await renderSvg(spec);
       assert.match(svg, /^<svg[\s\S]*<\/svg>$/);
     }
+  });
+
+  test("a chart with many points gets a compact SVG of the same marks; a small one keeps its per-mark descriptions", async () => {
+    const r = new Rng(3);
+    const points = (n: number) => Array.from({ length: n }, () => ({ x: r.normal(), y: r.normal() }));
+    const small = await renderSvg(scatter(points(50)));
+    assert.equal((small.match(/aria-roledescription="circle"/g) ?? []).length, 50);
+    assert.match(small, /aria-label="x: /);
+    const many = scatter(points(4000));
+    assert.equal(inlineRows(many), 4000);
+    assert.equal(inlineRows({ hconcat: [many, scatter(points(3))], datasets: { a: [1, 2] } }), 4005);
+    const svg = await renderSvg(many);
+    assert.match(svg, /^<svg[\s\S]*<\/svg>$/);
+    assert.doesNotMatch(svg, /aria-label="x: /);
+    const marks = svg.match(/<path transform="translate\([^)]*\)" d="M[^"]*"/g) ?? [];
+    assert.equal(marks.length, 4000, "every point is still drawn");
+    assert.ok(marks.every((m) => /translate\(-?\d+(\.\d{1,2})?,-?\d+(\.\d{1,2})?\)/.test(m)), "positions rounded to 1/100 pixel");
+    assert.ok(svg.length < 4000 * 170, `compact SVG: ${svg.length} bytes for 4,000 points`);
   });
 });
 

@@ -85,13 +85,38 @@ function loadVega(): { vega: VegaModule; vl: VegaLiteModule } {
   return vegaModules;
 }
 
-/** Renders a Vega-Lite spec to an SVG string in Node (no browser, no canvas). */
+/** Charts with more inline data rows than this get a compact SVG (see {@link renderSvg}). */
+export const COMPACT_SVG_ROWS = 1000;
+
+/** The number of inline data rows in a Vega-Lite spec: every `data.values` array and every named dataset, in all sub-views. */
+export function inlineRows(spec: unknown): number {
+  if (Array.isArray(spec)) return spec.reduce((n: number, s) => n + inlineRows(s), 0);
+  if (!spec || typeof spec !== "object") return 0;
+  let n = 0;
+  for (const [key, value] of Object.entries(spec)) {
+    if (key === "data" && value && typeof value === "object" && Array.isArray((value as { values?: unknown }).values)) n += (value as { values: unknown[] }).values.length;
+    else if (key === "datasets" && value && typeof value === "object") n += Object.values(value).reduce((m: number, v) => m + (Array.isArray(v) ? v.length : 0), 0);
+    else if (typeof value === "object") n += inlineRows(value);
+  }
+  return n;
+}
+
+/**
+ * Renders a Vega-Lite spec to an SVG string in Node (no browser, no canvas). The SVG is the static
+ * fallback (classic Notebook, GitHub, nbconvert); JupyterLab and VS Code draw the Vega-Lite spec. For a
+ * chart of more than {@link COMPACT_SVG_ROWS} rows it is made compact, at about half the size with the
+ * same picture: no per-mark ARIA description (vega writes one per point, "x: 0.3999; y: -1.2999") and
+ * mark positions rounded to 1/100 pixel.
+ */
 export async function renderSvg(spec: Spec): Promise<string> {
   const { vega, vl } = loadVega();
-  const compiled = vl.compile(spec).spec;
+  const compact = inlineRows(spec) > COMPACT_SVG_ROWS;
+  const source = compact ? { ...spec, config: { ...((spec as { config?: object }).config ?? {}), aria: false } } : spec;
+  const compiled = vl.compile(source as Spec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none" });
   try {
-    return await view.toSVG();
+    const svg = await view.toSVG();
+    return compact ? svg.replace(/translate\((-?\d+\.\d{3,}),(-?\d+\.\d{3,})\)/g, (_, x: string, y: string) => `translate(${+(+x).toFixed(2)},${+(+y).toFixed(2)})`) : svg;
   } finally {
     view.finalize();
   }
