@@ -418,6 +418,40 @@ describe("interrupt", () => {
     assert.equal(resultText(await ok("[stopped, steps > 0, interruptRequested()]")), "[ true, true, false ]");
   });
 
+  test("train() with steps that never yield to the event loop (as on wasm): displays keep flowing past ZeroMQ's 512 synchronous sends, and SIGINT stops it", async () => {
+    await importKernelLib();
+    await ok(`import { train } from "kernel-lib";`);
+    // Each step spins 1 ms and updates a display: about 1,000 updates a second. Without the loop's
+    // yields, ZeroMQ stops after 512 sends until the cell ends, and the SIGINT handler never runs.
+    const code = [
+      "const spin = (ms: number) => { const t = Date.now(); while (Date.now() - t < ms) {} };",
+      "const shown = newDisplayId();",
+      "sendDisplay({ data: { 'text/plain': 'step 0' }, metadata: {}, transient: { display_id: shown } });",
+      "const spun = await train({ steps: 15000, title: 'spin', progress: false, step: (i) => { spin(1); sendDisplay({ data: { 'text/plain': `step ${i}` }, metadata: {}, transient: { display_id: shown } }, true); return tf.scalar(1); } });",
+    ].join("\n");
+    let updates = 0;
+    let reached!: () => void;
+    const enough = new Promise<void>((r) => (reached = r));
+    const running = kernel.execute(code, {
+      timeoutMs: 60000,
+      onIopub: (m) => {
+        if (m.header.msg_type === "update_display_data" && ++updates === 2000) reached();
+      },
+    });
+    let settled = false;
+    void running.then(() => (settled = true));
+    await Promise.race([enough, new Promise((r) => setTimeout(r, 12000))]);
+    const seenWhileRunning = updates;
+    const stillRunning = !settled;
+    await kernel.interrupt();
+    const r = await running;
+    assert.ok(stillRunning, "the cell ended before 2,000 updates arrived");
+    assert.ok(seenWhileRunning >= 2000, `only ${seenWhileRunning} display updates arrived while the loop ran (ZeroMQ starved of the event loop?)`);
+    assert.equal(r.status, "error", `the loop was not interrupted: ${describeResult(r)}`);
+    assert.equal(r.reply.content.ename, "Interrupted");
+    assert.equal(resultText(await ok("interruptRequested()")), "false");
+  });
+
   test("interrupt_request on the control channel works like the signal", async () => {
     await importKernelLib();
     let started!: () => void;
