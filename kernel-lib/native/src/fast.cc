@@ -866,6 +866,41 @@ void ParallelRange(long n, const std::function<void(long, long)>& f) {
   });
 }
 
+// The two broadcast operands of binary() and compare(), arguments 3-8: (aOff, aSize, aInner, bOff, bSize,
+// bInner). False when one is malformed or reaches past the heap's `floats` floats.
+bool RepeatOperands(Args& g, float* heap, size_t floats, Repeat* a, Repeat* b) {
+  const size_t aOff = static_cast<size_t>(g.Num(3));
+  const long aSize = g.Int(4), aInner = g.Int(5);
+  const size_t bOff = static_cast<size_t>(g.Num(6));
+  const long bSize = g.Int(7), bInner = g.Int(8);
+  if (!g.ok || aSize < 1 || bSize < 1 || aInner < 1 || bInner < 1 || aOff + aSize > floats || bOff + bSize > floats) return false;
+  *a = Repeat{heap + aOff, aSize, aInner};
+  *b = Repeat{heap + bOff, bSize, bInner};
+  return true;
+}
+
+// The arguments of an elementwise kernel with one scalar parameter: (heap, xOff, outOff, n, scalar),
+// checked to lie inside the heap; `name` goes into the error.
+struct ScalarUnary {
+  const float* x = nullptr;
+  float* y = nullptr;
+  long n = 0;
+  float scalar = 0;
+
+  bool Parse(Args& g, const char* name) {
+    size_t floats = 0;
+    float* heap = g.Heap(0, &floats);
+    const size_t xOff = static_cast<size_t>(g.Num(1)), outOff = static_cast<size_t>(g.Num(2));
+    n = g.Int(3);
+    scalar = static_cast<float>(g.Num(4));
+    if (!g.ok) return false;
+    if (n < 0 || xOff + n > floats || outOff + n > floats) return g.Fail(std::string(name) + " out of bounds"), false;
+    x = heap + xOff;
+    y = heap + outOff;
+    return true;
+  }
+};
+
 // binary(heap, op, n, aOff, aSize, aInner, bOff, bSize, bInner, outOff)
 napi_value Binary(napi_env env, napi_callback_info info) {
   Args g(env, info, 10);
@@ -874,17 +909,11 @@ napi_value Binary(napi_env env, napi_callback_info info) {
   float* heap = g.Heap(0, &floats);
   const int op = static_cast<int>(g.Int(1));
   const long n = g.Int(2);
-  const size_t aOff = static_cast<size_t>(g.Num(3));
-  const long aSize = g.Int(4), aInner = g.Int(5);
-  const size_t bOff = static_cast<size_t>(g.Num(6));
-  const long bSize = g.Int(7), bInner = g.Int(8);
+  Repeat a, b;
+  const bool operands = RepeatOperands(g, heap, floats, &a, &b);
   const size_t outOff = static_cast<size_t>(g.Num(9));
   if (!g.ok) return g.Throw();
-  if (op < kAdd || op > kDiv || n < 0 || aSize < 1 || bSize < 1 || aInner < 1 || bInner < 1 || aOff + aSize > floats ||
-      bOff + bSize > floats || outOff + n > floats) {
-    return g.Fail("binary: bad arguments"), g.Throw();
-  }
-  const Repeat a{heap + aOff, aSize, aInner}, b{heap + bOff, bSize, bInner};
+  if (!operands || op < kAdd || op > kDiv || n < 0 || outOff + n > floats) return g.Fail("binary: bad arguments"), g.Throw();
   float* out = heap + outOff;
   ParallelRange(n, [&](long lo, long hi) {
     switch (op) {
@@ -901,17 +930,10 @@ napi_value Binary(napi_env env, napi_callback_info info) {
 // tf.pow(x, 2 or 3) in GELU and its gradient use), others by std::pow.
 napi_value PowScalar(napi_env env, napi_callback_info info) {
   Args g(env, info, 5);
-  if (!g.ok) return g.Throw();
-  size_t floats = 0;
-  float* heap = g.Heap(0, &floats);
-  const size_t xOff = static_cast<size_t>(g.Num(1)), outOff = static_cast<size_t>(g.Num(2));
-  const long n = g.Int(3);
-  const float e = static_cast<float>(g.Num(4));
-  if (!g.ok) return g.Throw();
-  if (n < 0 || xOff + n > floats || outOff + n > floats) return g.Fail("pow out of bounds"), g.Throw();
-  const float* x = heap + xOff;
-  float* y = heap + outOff;
-  ParallelRange(n, [x0 = x, y0 = y, e](long lo, long hi) {
+  ScalarUnary u;
+  if (!g.ok || !u.Parse(g, "pow")) return g.Throw();
+  const float e = u.scalar;
+  ParallelRange(u.n, [x0 = u.x, y0 = u.y, e](long lo, long hi) {
     const float* __restrict x = x0;
     float* __restrict y = y0;
     if (e == 0.0f) {
@@ -967,17 +989,11 @@ napi_value Compare(napi_env env, napi_callback_info info) {
   float* heap = g.Heap(0, &floats);
   const int op = static_cast<int>(g.Int(1));
   const long n = g.Int(2);
-  const size_t aOff = static_cast<size_t>(g.Num(3));
-  const long aSize = g.Int(4), aInner = g.Int(5);
-  const size_t bOff = static_cast<size_t>(g.Num(6));
-  const long bSize = g.Int(7), bInner = g.Int(8);
+  Repeat a, b;
+  const bool operands = RepeatOperands(g, heap, floats, &a, &b);
   const size_t outByte = static_cast<size_t>(g.Num(9));
   if (!g.ok) return g.Throw();
-  if (op < 0 || op > 5 || n < 0 || aSize < 1 || bSize < 1 || aInner < 1 || bInner < 1 || aOff + aSize > floats ||
-      bOff + bSize > floats || outByte + n > floats * sizeof(float)) {
-    return g.Fail("compare: bad arguments"), g.Throw();
-  }
-  const Repeat a{heap + aOff, aSize, aInner}, b{heap + bOff, bSize, bInner};
+  if (!operands || op < 0 || op > 5 || n < 0 || outByte + n > floats * sizeof(float)) return g.Fail("compare: bad arguments"), g.Throw();
   uint8_t* out = reinterpret_cast<uint8_t*>(heap) + outByte;
   ParallelRange(n, [&](long lo, long hi) {
     switch (op) {
@@ -1026,17 +1042,9 @@ napi_value Select(napi_env env, napi_callback_info info) {
 // leakyRelu(heap, xOff, outOff, n, alpha)
 napi_value LeakyRelu(napi_env env, napi_callback_info info) {
   Args g(env, info, 5);
-  if (!g.ok) return g.Throw();
-  size_t floats = 0;
-  float* heap = g.Heap(0, &floats);
-  const size_t xOff = static_cast<size_t>(g.Num(1)), outOff = static_cast<size_t>(g.Num(2));
-  const long n = g.Int(3);
-  const float alpha = static_cast<float>(g.Num(4));
-  if (!g.ok) return g.Throw();
-  if (n < 0 || xOff + n > floats || outOff + n > floats) return g.Fail("leakyRelu out of bounds"), g.Throw();
-  const float* x = heap + xOff;
-  float* y = heap + outOff;
-  ParallelRange(n, [x, y, alpha](long lo, long hi) {
+  ScalarUnary u;
+  if (!g.ok || !u.Parse(g, "leakyRelu")) return g.Throw();
+  ParallelRange(u.n, [x = u.x, y = u.y, alpha = u.scalar](long lo, long hi) {
     // Written without a branch: a data-dependent branch cost 5 ns an element on random signs.
     // (max/min keep NaN and -0 exactly as `x < 0 ? alpha x : x` does.)
     const float* __restrict xs = x;
