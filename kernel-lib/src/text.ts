@@ -9,6 +9,7 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import * as tf from "@tensorflow/tfjs";
 import { Rng, rng as globalRng } from "./random";
+import { yieldToEventLoop } from "./train";
 
 /** Raised when a corpus file is missing or its checksum does not match. */
 export class CorpusError extends Error {
@@ -100,6 +101,8 @@ export async function evaluateLoss(ids: Int32Array, T: number, lossOf: (x: tf.Te
   for (let w = 0; w < full; w += batchSize) {
     const starts = Array.from({ length: Math.min(batchSize, full - w) }, (_, i) => (w + i) * T);
     await batch(starts, T);
+    // A long evaluation (all 68,477 held-out characters) must not starve the kernel's event loop.
+    await yieldToEventLoop();
   }
   const rest = targets - full * T;
   if (rest > 0) await batch([full * T], rest);
