@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, test } from "node:test";
 import { findKernelSpec, installKernelSpec, KERNEL_NAME, kernelSpecForRun, removeKernelSpec, repoRoot, specForThisCheckout } from "../kernel/kernelspec";
-import { cellSource, describeFailure, Notebook, runNotebook, toLines } from "../kernel/runner";
+import { cellSource, defaultCellTimeoutMs, describeFailure, Notebook, runNotebook, toLines } from "../kernel/runner";
 
 const root = repoRoot();
 const scratch = path.join(root, "checks", "out", "pipeline");
@@ -79,6 +79,19 @@ describe("kernelspec", () => {
     assert.equal(r.signal, null, `the process was still running after 30 s (killed by ${r.signal}); output: ${r.stdout}${r.stderr}`);
     assert.equal(r.status, 0);
     assert.match(r.stdout, /error: kernel exited during start-up \(code 1, signal null\); argv: .*process\.exit\(1\)/);
+  });
+});
+
+describe("cell timeout", () => {
+  test("900 s a cell in quick mode, 4 hours in full mode, AIGC_CELL_TIMEOUT overrides, and a bad value is an error", () => {
+    assert.equal(defaultCellTimeoutMs({}, {}), 900_000);
+    assert.equal(defaultCellTimeoutMs({ AIGC_MODE: "quick" }, {}), 900_000);
+    assert.equal(defaultCellTimeoutMs({ AIGC_MODE: "full" }, {}), 4 * 3600_000);
+    assert.equal(defaultCellTimeoutMs({}, { AIGC_MODE: "full" }), 4 * 3600_000);
+    assert.equal(defaultCellTimeoutMs({ AIGC_MODE: "full" }, { AIGC_CELL_TIMEOUT: "60" }), 60_000);
+    assert.equal(defaultCellTimeoutMs({ AIGC_CELL_TIMEOUT: "1.5" }, { AIGC_CELL_TIMEOUT: "60" }), 1500);
+    assert.throws(() => defaultCellTimeoutMs({}, { AIGC_CELL_TIMEOUT: "ten" }), /AIGC_CELL_TIMEOUT must be a positive number of seconds, got "ten"/);
+    assert.throws(() => defaultCellTimeoutMs({}, { AIGC_CELL_TIMEOUT: "0" }), /AIGC_CELL_TIMEOUT/);
   });
 });
 

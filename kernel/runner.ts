@@ -59,7 +59,11 @@ export interface RunOptions {
   spec?: KernelSpec;
   /** Extra environment for the kernel (e.g. AIGC_MODE). */
   env?: Record<string, string>;
-  /** Per-cell timeout in milliseconds. Default: AIGC_CELL_TIMEOUT seconds, else 900 s. */
+  /**
+   * Per-cell timeout in milliseconds. Default: AIGC_CELL_TIMEOUT seconds, else 900 s in quick mode and
+   * 4 hours in full mode (AIGC_MODE=full in `env` or this process's environment), where one cell trains a
+   * model to its target.
+   */
   cellTimeoutMs?: number;
   /** Progress callbacks. */
   onCellStart?: (cell: number, codeCell: number, codeCells: number, firstLine: string) => void;
@@ -114,13 +118,25 @@ function firstLineOf(src: string): string {
   return line.length > 72 ? line.slice(0, 69) + "..." : line;
 }
 
+/** The per-cell timeout when none is given: see {@link RunOptions.cellTimeoutMs}. */
+export function defaultCellTimeoutMs(env: Record<string, string | undefined> = {}, processEnv: NodeJS.ProcessEnv = process.env): number {
+  const fromEnv = env["AIGC_CELL_TIMEOUT"] ?? processEnv["AIGC_CELL_TIMEOUT"];
+  if (fromEnv !== undefined && fromEnv !== "") {
+    const seconds = Number(fromEnv);
+    if (!(seconds > 0)) throw new RangeError(`AIGC_CELL_TIMEOUT must be a positive number of seconds, got ${JSON.stringify(fromEnv)}`);
+    return seconds * 1000;
+  }
+  const mode = env["AIGC_MODE"] ?? processEnv["AIGC_MODE"];
+  return (mode === "full" ? 4 * 3600 : 900) * 1000;
+}
+
 /** Runs every code cell of a notebook in order; see the module comment. */
 export async function runNotebook(options: RunOptions): Promise<NotebookReport> {
   const file = path.resolve(options.notebook);
   const nb = readNotebook(file);
   const kernelName: string = nb.metadata?.kernelspec?.name ?? "aigc-lab";
   const spec = options.spec ?? kernelSpecForRun(kernelName);
-  const timeoutMs = options.cellTimeoutMs ?? Number(process.env.AIGC_CELL_TIMEOUT ?? 900) * 1000;
+  const timeoutMs = options.cellTimeoutMs ?? defaultCellTimeoutMs(options.env);
   const codeCells = nb.cells.filter((c) => c.cell_type === "code").length;
   const started = Date.now();
   const reports: CellReport[] = [];
