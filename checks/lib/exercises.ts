@@ -7,9 +7,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as ts from "typescript";
 import * as kernelLib from "kernel-lib";
+import { repoRoot } from "../../kernel/kernelspec";
 
-export const root = path.resolve(__dirname, "..", "..", "..");
-export const notebooksDir = path.join(root, "notebooks");
+export const notebooksDir = path.join(repoRoot(), "notebooks");
 
 export interface Cell {
   cell_type: string;

@@ -236,14 +236,19 @@ function nativeSum(native: NativeKernels, args: KernelArgs): tf.TensorInfo {
   return out;
 }
 
-function nativeTanh(native: NativeKernels, args: KernelArgs): tf.TensorInfo {
+/** Where the input x is float32: an output of its shape filled by `fill` (offsets in floats); else the original kernel's. */
+function nativeUnary(name: string, args: KernelArgs, fill: (heap: ArrayBuffer, x: number, out: number, n: number) => void): tf.TensorInfo {
   const backend = args.backend as WasmBackend;
   const x = args.inputs.x!;
-  if (x.dtype !== "float32") return callOriginal("Tanh", args);
+  if (x.dtype !== "float32") return callOriginal(name, args);
   const out = backend.makeOutput(x.shape, "float32");
   const n = size(x.shape);
-  if (n > 0) native.tanh(backend.wasm.HEAPU8.buffer as ArrayBuffer, floatOffset(backend, x), floatOffset(backend, out), n);
+  if (n > 0) fill(backend.wasm.HEAPU8.buffer as ArrayBuffer, floatOffset(backend, x), floatOffset(backend, out), n);
   return out;
+}
+
+function nativeTanh(native: NativeKernels, args: KernelArgs): tf.TensorInfo {
+  return nativeUnary("Tanh", args, (heap, x, out, n) => native.tanh(heap, x, out, n));
 }
 
 /** fast.cc's BinaryOp numbers. */
@@ -340,13 +345,8 @@ function nativeSelect(native: NativeKernels, args: KernelArgs): tf.TensorInfo {
 
 /** LeakyRelu on float32 natively (the package's kernel ran 9x slower than its Relu); else the original. */
 function nativeLeakyRelu(native: NativeKernels, args: KernelArgs): tf.TensorInfo {
-  const backend = args.backend as WasmBackend;
-  const x = args.inputs.x!;
-  if (x.dtype !== "float32") return callOriginal("LeakyRelu", args);
-  const out = backend.makeOutput(x.shape, "float32");
-  const n = size(x.shape);
-  if (n > 0) native.leakyRelu(backend.wasm.HEAPU8.buffer as ArrayBuffer, floatOffset(backend, x), floatOffset(backend, out), n, Number(args.attrs?.alpha ?? 0.2));
-  return out;
+  const alpha = Number(args.attrs?.alpha ?? 0.2);
+  return nativeUnary("LeakyRelu", args, (heap, x, out, n) => native.leakyRelu(heap, x, out, n, alpha));
 }
 
 /** Pow with a scalar exponent (GELU's x^3 and its gradient's x^2) natively; else the original. */

@@ -9,6 +9,7 @@ export * from "./png";
 export * from "./mode";
 export * from "./checkpoint";
 export * from "./train";
+export * from "./event-loop";
 export * from "./exercise";
 export * from "./report";
 export * from "./fashion-mnist";

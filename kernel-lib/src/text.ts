@@ -9,7 +9,7 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import * as tf from "@tensorflow/tfjs";
 import { Rng, rng as globalRng } from "./random";
-import { yieldToEventLoop } from "./train";
+import { eventLoopTurns } from "./event-loop";
 
 /** Raised when a corpus file is missing or its checksum does not match. */
 export class CorpusError extends Error {
@@ -98,11 +98,12 @@ export async function evaluateLoss(ids: Int32Array, T: number, lossOf: (x: tf.Te
     total += v * starts.length * len;
     count += starts.length * len;
   };
+  // A long evaluation (all 68,477 held-out characters) must not starve the kernel's event loop.
+  const turn = eventLoopTurns();
   for (let w = 0; w < full; w += batchSize) {
     const starts = Array.from({ length: Math.min(batchSize, full - w) }, (_, i) => (w + i) * T);
     await batch(starts, T);
-    // A long evaluation (all 68,477 held-out characters) must not starve the kernel's event loop.
-    await yieldToEventLoop();
+    await turn();
   }
   const rest = targets - full * T;
   if (rest > 0) await batch([full * T], rest);

@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { Checkpoint, saveCheckpoint } from "./checkpoint";
 import { interruptRequested, Progress } from "./display";
+import { eventLoopTurns } from "./event-loop";
 
 export type Losses = tf.Scalar | Record<string, tf.Scalar>;
 
@@ -73,20 +74,6 @@ async function readLosses(losses: Losses): Promise<Record<string, number>> {
   return out;
 }
 
-/** The longest the loop runs without letting the event loop turn (see {@link yieldToEventLoop}). */
-export const YIELD_EVERY_MS = 20;
-
-/**
- * Lets Node's event loop turn once. A step whose awaits all resolve at once (the wasm and cpu backends'
- * data() does) never gives it a turn, and then nothing that needs one happens while the loop runs: the
- * kernel's SIGINT handler and interrupt_request (so the stop button could not stop training), and its
- * iopub sends (ZeroMQ sends 512 messages synchronously, then waits for the event loop: the live progress
- * froze about two minutes into a long training, and the unsent updates piled up in memory).
- */
-export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 /** Runs the loop described by {@link TrainOptions}. */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const start = options.startStep ?? 0;
@@ -111,12 +98,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const writeCheckpoint = async () => {
     if (ckpt) await saveCheckpoint(ckpt.path, await ckpt.make(done));
   };
-  let lastYield = Date.now();
+  // Signals, interrupts and display updates need the event loop (see event-loop.ts).
+  const turn = eventLoopTurns();
   for (let i = start; i < total; i++) {
-    if (Date.now() - lastYield >= YIELD_EVERY_MS) {
-      await yieldToEventLoop();
-      lastYield = Date.now();
-    }
+    await turn();
     if (interruptRequested()) {
       interrupted = true;
       break;

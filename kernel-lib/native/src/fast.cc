@@ -866,18 +866,36 @@ void ParallelRange(long n, const std::function<void(long, long)>& f) {
   });
 }
 
-// The two broadcast operands of binary() and compare(), arguments 3-8: (aOff, aSize, aInner, bOff, bSize,
-// bInner). False when one is malformed or reaches past the heap's `floats` floats.
-bool RepeatOperands(Args& g, float* heap, size_t floats, Repeat* a, Repeat* b) {
-  const size_t aOff = static_cast<size_t>(g.Num(3));
-  const long aSize = g.Int(4), aInner = g.Int(5);
-  const size_t bOff = static_cast<size_t>(g.Num(6));
-  const long bSize = g.Int(7), bInner = g.Int(8);
-  if (!g.ok || aSize < 1 || bSize < 1 || aInner < 1 || bInner < 1 || aOff + aSize > floats || bOff + bSize > floats) return false;
-  *a = Repeat{heap + aOff, aSize, aInner};
-  *b = Repeat{heap + bOff, bSize, bInner};
-  return true;
-}
+// The arguments of binary() and compare(): (heap, op, n, aOff, aSize, aInner, bOff, bSize, bInner, outOff),
+// checked: op in [0, maxOp], both operands inside the heap, and n outputs of `outBytes` bytes each from
+// outOff (counted in outputs) inside it. `name` goes into the error.
+struct BroadcastCall {
+  float* heap = nullptr;
+  int op = 0;
+  long n = 0;
+  Repeat a{}, b{};
+  size_t out = 0;
+
+  bool Parse(Args& g, const char* name, int maxOp, size_t outBytes) {
+    size_t floats = 0;
+    heap = g.Heap(0, &floats);
+    op = static_cast<int>(g.Int(1));
+    n = g.Int(2);
+    const size_t aOff = static_cast<size_t>(g.Num(3));
+    const long aSize = g.Int(4), aInner = g.Int(5);
+    const size_t bOff = static_cast<size_t>(g.Num(6));
+    const long bSize = g.Int(7), bInner = g.Int(8);
+    out = static_cast<size_t>(g.Num(9));
+    if (!g.ok) return false;
+    if (op < 0 || op > maxOp || n < 0 || aSize < 1 || bSize < 1 || aInner < 1 || bInner < 1 || aOff + aSize > floats ||
+        bOff + bSize > floats || out + n > floats * sizeof(float) / outBytes) {
+      return g.Fail(std::string(name) + ": bad arguments"), false;
+    }
+    a = Repeat{heap + aOff, aSize, aInner};
+    b = Repeat{heap + bOff, bSize, bInner};
+    return true;
+  }
+};
 
 // The arguments of an elementwise kernel with one scalar parameter: (heap, xOff, outOff, n, scalar),
 // checked to lie inside the heap; `name` goes into the error.
@@ -904,19 +922,12 @@ struct ScalarUnary {
 // binary(heap, op, n, aOff, aSize, aInner, bOff, bSize, bInner, outOff)
 napi_value Binary(napi_env env, napi_callback_info info) {
   Args g(env, info, 10);
-  if (!g.ok) return g.Throw();
-  size_t floats = 0;
-  float* heap = g.Heap(0, &floats);
-  const int op = static_cast<int>(g.Int(1));
-  const long n = g.Int(2);
-  Repeat a, b;
-  const bool operands = RepeatOperands(g, heap, floats, &a, &b);
-  const size_t outOff = static_cast<size_t>(g.Num(9));
-  if (!g.ok) return g.Throw();
-  if (!operands || op < kAdd || op > kDiv || n < 0 || outOff + n > floats) return g.Fail("binary: bad arguments"), g.Throw();
-  float* out = heap + outOff;
-  ParallelRange(n, [&](long lo, long hi) {
-    switch (op) {
+  BroadcastCall c;
+  if (!g.ok || !c.Parse(g, "binary", kDiv, sizeof(float))) return g.Throw();
+  const Repeat &a = c.a, &b = c.b;
+  float* out = c.heap + c.out;
+  ParallelRange(c.n, [&](long lo, long hi) {
+    switch (c.op) {
       case kAdd: return BinaryRange<kAdd>(a, b, out, lo, hi);
       case kSub: return BinaryRange<kSub>(a, b, out, lo, hi);
       case kMul: return BinaryRange<kMul>(a, b, out, lo, hi);
@@ -984,19 +995,12 @@ void CompareRange(const Repeat& a, const Repeat& b, uint8_t* out, long lo, long 
 
 napi_value Compare(napi_env env, napi_callback_info info) {
   Args g(env, info, 10);
-  if (!g.ok) return g.Throw();
-  size_t floats = 0;
-  float* heap = g.Heap(0, &floats);
-  const int op = static_cast<int>(g.Int(1));
-  const long n = g.Int(2);
-  Repeat a, b;
-  const bool operands = RepeatOperands(g, heap, floats, &a, &b);
-  const size_t outByte = static_cast<size_t>(g.Num(9));
-  if (!g.ok) return g.Throw();
-  if (!operands || op < 0 || op > 5 || n < 0 || outByte + n > floats * sizeof(float)) return g.Fail("compare: bad arguments"), g.Throw();
-  uint8_t* out = reinterpret_cast<uint8_t*>(heap) + outByte;
-  ParallelRange(n, [&](long lo, long hi) {
-    switch (op) {
+  BroadcastCall c;
+  if (!g.ok || !c.Parse(g, "compare", 5, 1)) return g.Throw();
+  const Repeat &a = c.a, &b = c.b;
+  uint8_t* out = reinterpret_cast<uint8_t*>(c.heap) + c.out;
+  ParallelRange(c.n, [&](long lo, long hi) {
+    switch (c.op) {
       case 0: return CompareRange<0>(a, b, out, lo, hi);
       case 1: return CompareRange<1>(a, b, out, lo, hi);
       case 2: return CompareRange<2>(a, b, out, lo, hi);
