@@ -1,5 +1,5 @@
 /**
- * kernel-lib/src/attention.ts: scaled dot-product attention against hand-computed values, the masks and
+ * kernel-lib/src/models/attention.ts: scaled dot-product attention against hand-computed values, the masks and
  * their edge cases (fully masked row, huge logits, length-1 sequences), shape errors, multi-head
  * attention against a naive loop over heads, and tf.grad against central finite differences.
  * Runs on the default backend (wasm here); one test compares with the cpu backend.

@@ -1,5 +1,5 @@
 /**
- * The shared checkpoint format (kernel-lib/src/checkpoint.ts) with the character model: a round trip gives
+ * The shared checkpoint format (kernel-lib/src/train/checkpoint.ts) with the character model: a round trip gives
  * the same logits and tokenizer; a corrupt, truncated, wrong-kind or mismatched-config file is refused with
  * a clear CheckpointError; writes are atomic (no temporary file left, a failed write keeps the old file).
  */

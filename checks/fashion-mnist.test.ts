@@ -1,5 +1,5 @@
 /**
- * The Fashion-MNIST loader (kernel-lib/src/fashion-mnist.ts): the shipped subset loads with the right
+ * The Fashion-MNIST loader (kernel-lib/src/data/fashion-mnist.ts, data/idx.ts): the shipped subset loads with the right
  * shapes, values and checksums; damaged files (wrong magic, truncated, corrupt, mismatched, wrong shape,
  * bad labels, another data set) throw a DatasetError naming the problem and never return data.
  */

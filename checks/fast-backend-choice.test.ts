@@ -1,5 +1,5 @@
 /**
- * useBestBackend (kernel-lib/src/backend.ts) with tfjs-node installed, broken or mismatched. Real
+ * useBestBackend (kernel-lib/src/runtime/backend.ts) with tfjs-node installed, broken or mismatched. Real
  * tfjs-node cannot be installed here (its install downloads libtensorflow), so each case puts a
  * stand-in package on NODE_PATH in a child process: one that registers a "tensorflow" backend (the cpu
  * backend's kernels under that name), one that throws on load, one that registers nothing.

@@ -1,5 +1,5 @@
 /**
- * The native elementwise kernels of the fast CPU route (kernel-lib/src/fast.ts): Add, Sub, Multiply,
+ * The native elementwise kernels of the fast CPU route (kernel-lib/src/runtime/native-elementwise.ts): Add, Sub, Multiply,
  * RealDiv with every broadcast training uses, Pow with a scalar exponent, and Identity without a
  * copy, against the cpu backend; the broadcast classifier on hand-worked shapes; leaks.
  */

@@ -1,5 +1,5 @@
 /**
- * The fast CPU route (kernel-lib/src/fast.ts, kernel-lib/native) against the cpu backend: matMul
+ * The fast CPU route (kernel-lib/src/runtime/native-matmul.ts, kernel-lib/native) against the cpu backend: matMul
  * for every transpose flag and broadcast batch axes, fused bias and activations, gradients, Sum,
  * Tanh, wasm memory growth in the middle of a run, the portable kernel, the no-addon repair, leaks.
  */

@@ -1,5 +1,5 @@
 /**
- * The wasm backend's UnsortedSegmentSum (kernel-lib/src/wasm-kernels.ts) against hand-computed values
+ * The wasm backend's UnsortedSegmentSum (kernel-lib/src/runtime/wasm-kernels.ts) against hand-computed values
  * and the cpu backend, including tf.gather's gradient (how embeddings train).
  */
 import { test } from "node:test";

@@ -1,5 +1,5 @@
 /**
- * WebGPU (kernel-lib/src/backend.ts, tryWebGpu) on Mesa's llvmpipe, the software adapter CI has:
+ * WebGPU (kernel-lib/src/runtime/backend.ts, tryWebGpu) on Mesa's llvmpipe, the software adapter CI has:
  * it starts, agrees with the cpu backend, and is never chosen automatically while it is software.
  * Needs Debian's libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri (.ci/run installs them).
  */

@@ -1,5 +1,5 @@
 /**
- * The GAN library (kernel-lib/src/gan.ts) and the ring metrics (kernel-lib/src/ring.ts): losses on
+ * The GAN library (kernel-lib/src/models/gan/, nn/mlp.ts) and the ring metrics (kernel-lib/src/data/ring.ts): losses on
  * hand-computed logits including ±100, D*, the mode metric on constructed sample sets, the layers
  * against TensorFlow.js's own ops, and a training step that leaks nothing.
  */

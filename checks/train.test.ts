@@ -1,5 +1,5 @@
 /**
- * The shared training loop (kernel-lib/src/train.ts): it throws when a step leaks tensors, stops between
+ * The shared training loop (kernel-lib/src/train/train.ts): it throws when a step leaks tensors, stops between
  * steps when the kernel's interrupt flag is set (and writes a checkpoint of the steps done), and resumes.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * kernel-lib/src/transformer.ts, text.ts and char-lm.ts: positional encodings, LayerNorm and GELU against
+ * kernel-lib/src/models/transformer/, data/text.ts and nn/layer-norm.ts: positional encodings, LayerNorm and GELU against
  * hand-computed values, permutation equivariance, the causal property of the model, parameter counts,
  * the tokenizer's errors, seeded sampling with temperature and top-k, embedding gradients on wasm,
  * the corpus loader's checksum, batching and the full validation pass, and no leaks in a training step.

@@ -1,5 +1,5 @@
 /**
- * The VAE (kernel-lib/src/vae.ts): the loss terms against hand computation, the closed-form KL against
+ * The VAE (kernel-lib/src/models/vae/): the loss terms against hand computation, the closed-form KL against
  * Monte Carlo, the ELBO against log p(x) by quadrature, a stable cross-entropy at saturated pixels, no
  * leaks in a training step, training that lowers the loss, and checkpoints that round-trip.
  */

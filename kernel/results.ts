@@ -1,6 +1,6 @@
 /**
  * The display bundle of a cell's last value. The "value -> bundle" rules live in kernel-lib
- * (kernel-lib/src/rich.ts: charts, tensors, images); the kernel only finds kernel-lib. It uses the copy
+ * (kernel-lib/src/notebook/rich.ts: charts, tensors, images); the kernel only finds kernel-lib. It uses the copy
  * the notebook itself loaded (resolved from the kernel's working directory like the notebook's imports,
  * else from this checkout's node_modules) and only once the notebook has loaded it: a value kernel-lib
  * knows can only come from a notebook that imported it, and loading TensorFlow.js on the side of a

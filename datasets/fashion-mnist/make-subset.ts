@@ -8,7 +8,7 @@
  *   npx tsc -b && node build/datasets/fashion-mnist/make-subset.js
  *
  * Prints the SHA-256 of each decompressed file (what the loader checks, listed in README.md and in
- * kernel-lib/src/fashion-mnist.ts) and writes SHA256SUMS for the .gz files (`sha256sum -c SHA256SUMS`).
+ * kernel-lib/src/data/fashion-mnist.ts) and writes SHA256SUMS for the .gz files (`sha256sum -c SHA256SUMS`).
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";

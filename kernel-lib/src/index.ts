@@ -1,26 +1,74 @@
-/** kernel-lib: the library every aigc-lab lesson imports. This file only re-exports. */
+/**
+ * kernel-lib: the library every aigc-lab lesson imports. This file only re-exports, layer by layer (a lower
+ * layer never imports a higher one; checks/layout.test.ts enforces it):
+ * runtime <- nn, data, notebook <- train <- models.
+ */
 export * as tf from "@tensorflow/tfjs";
-export * from "./backend";
-export * from "./random";
-export * from "./check";
-export * from "./plot";
-export * from "./display";
-export * from "./png";
-export * from "./mode";
-export * from "./checkpoint";
-export * from "./train";
-export * from "./event-loop";
-export * from "./exercise";
-export * from "./report";
-export * from "./fashion-mnist";
-export * from "./attention";
-export * from "./transformer";
-export * from "./text";
-export * from "./char-lm";
-export * from "./ring";
-export * from "./gan";
-export * from "./vae";
-export * from "./wasm-kernels";
-export * from "./fast";
-export * from "./rich";
-export * from "./diffusion";
+
+// runtime/: backend choice, the native route, event-loop turns, quick/full mode, seeded randomness
+export * from "./runtime/backend";
+export * from "./runtime/native";
+export * from "./runtime/fast";
+export { RepeatPattern, repeatPattern } from "./runtime/native-elementwise";
+export * from "./runtime/wasm-kernels";
+export * from "./runtime/event-loop";
+export * from "./runtime/mode";
+export * from "./runtime/random";
+
+// nn/: what every model is built from
+export { ShapeError } from "./nn/errors";
+export * from "./nn/linear";
+export * from "./nn/activations";
+export { uniformInit } from "./nn/init";
+export * from "./nn/conv";
+export * from "./nn/layer-norm";
+export * from "./nn/losses";
+export * from "./nn/network";
+export * from "./nn/mlp";
+
+// data/: the data sets and corpora
+export * from "./data/idx";
+export * from "./data/fashion-mnist";
+export * from "./data/text";
+export * from "./data/ring";
+export * from "./data/epoch-order";
+
+// notebook/: what a notebook shows
+export * from "./notebook/display";
+export * from "./notebook/charts";
+export * from "./notebook/images";
+export * from "./notebook/progress";
+export * from "./notebook/plot";
+export * from "./notebook/rich";
+export * from "./notebook/png";
+export * from "./notebook/report";
+export * from "./notebook/exercise";
+export * from "./notebook/check";
+
+// train/: the training loop and checkpoints
+export * from "./train/train";
+export * from "./train/checkpoint";
+
+// models/: attention and the Transformer, the VAE, the GANs, diffusion
+export * from "./models/attention";
+export * from "./models/transformer/tokenizer";
+export * from "./models/transformer/positional-encoding";
+export * from "./models/transformer/block";
+export * from "./models/transformer/char-gpt";
+export * from "./models/transformer/sampling";
+export * from "./models/transformer/char-lm";
+export * from "./models/vae/losses";
+export * from "./models/vae/vae";
+export * from "./models/vae/trainer";
+export * from "./models/gan/losses";
+export { ConvDiscriminator, ConvGanOptions, ConvGenerator } from "./models/gan/networks";
+export * from "./models/gan/packing";
+export * from "./models/gan/gan";
+export * from "./models/gan/presets";
+export * from "./models/diffusion/schedules";
+export { posteriorCoefficients, predictX0, qSample, qStep, sampleTimesteps } from "./models/diffusion/forward";
+export * from "./models/diffusion/time-embedding";
+export * from "./models/diffusion/denoiser-mlp";
+export * from "./models/diffusion/loss";
+export * from "./models/diffusion/samplers";
+export * from "./models/diffusion/trainer";

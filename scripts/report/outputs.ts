@@ -9,7 +9,7 @@ import { cellSource, Notebook } from "../../kernel/runner";
 import { stripAnsi } from "./ansi";
 
 /**
- * The MIME type kernel-lib's reportMetric sends (kernel-lib/src/report.ts). Repeated here rather than
+ * The MIME type kernel-lib's reportMetric sends (kernel-lib/src/notebook/report.ts). Repeated here rather than
  * imported: importing kernel-lib would load TensorFlow.js into the report generator.
  */
 export const METRIC_MIME = "application/vnd.aigc-lab.metric+json";

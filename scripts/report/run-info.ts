@@ -5,7 +5,7 @@
  */
 import type { KernelClient } from "../../kernel/client";
 
-/** kernel-lib's RunInfo (kernel-lib/src/report.ts), as it comes back over the wire. */
+/** kernel-lib's RunInfo (kernel-lib/src/notebook/report.ts), as it comes back over the wire. */
 export interface KernelRunInfo {
   seed: number;
   backend: string | null;

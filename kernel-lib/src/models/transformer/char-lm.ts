@@ -1,0 +1,190 @@
+/**
+ * Training, evaluating, saving and loading the character language model ({@link CharGPT}) on a text:
+ * the same code runs in notebooks/02-transformer.ipynb (quick and full mode) and in
+ * scripts/train-char-gpt.ts, which makes the shipped checkpoint. Taught in notebooks/02-transformer.ipynb.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { evaluateLoss, randomBatch, splitTrainVal } from "../../data/text";
+import { CharGPT, CharGPTConfig } from "./char-gpt";
+import { CharTokenizer } from "./tokenizer";
+import { Rng, rng as globalRng } from "../../runtime/random";
+import { Checkpoint, loadCheckpoint, saveCheckpoint } from "../../train/checkpoint";
+import { TrainResult, train } from "../../train/train";
+
+/** The checkpoint kind of a {@link CharGPT}. */
+export const CHAR_GPT_KIND = "char-gpt";
+
+export interface CharGPTTrainOptions {
+  /** Optimisation steps. */
+  steps: number;
+  /** Windows per batch. Default 12. */
+  batchSize?: number;
+  /** Adam learning rate. Default 1e-3. */
+  learningRate?: number;
+  /**
+   * Decoupled weight decay (AdamW, Loshchilov & Hutter 2019) on the matrices (not on biases, norms or
+   * embeddings, as nanoGPT). Default 0.01 (PyTorch's AdamW default).
+   */
+  weightDecay?: number;
+  /** Steps between validation passes. Default: a tenth of the run. */
+  evalEvery?: number;
+  /**
+   * Validation characters read at each periodic evaluation (from the start of the validation split).
+   * The final evaluation always reads all of it. Default 8192.
+   */
+  evalChars?: number;
+  /**
+   * Validation characters read by the final evaluation. Default: all of the validation split (what the
+   * lesson's numbers mean); a quick demonstration may read fewer.
+   */
+  finalEvalChars?: number;
+  /** Draws the batch offsets. Default: the lesson-wide generator. */
+  rng?: Rng;
+  /** Title of the progress display. */
+  title?: string;
+  /** Show the progress display. Default true. */
+  progress?: boolean;
+  /** Periodic checkpoints to this file (atomic), every `checkpointEvery` steps and at the end. */
+  checkpointPath?: string;
+  checkpointEvery?: number;
+  /** Extra JSON stored in the checkpoint (what data, which script). */
+  checkpointExtra?: Record<string, unknown>;
+  /** Steps already taken by the model (when resuming). Default 0. */
+  startStep?: number;
+  /** Training seconds already spent on the model (when resuming), added to `trainedSeconds` in checkpoints. */
+  previousSeconds?: number;
+}
+
+export interface CharGPTTrainResult extends TrainResult {
+  /** Mean cross-entropy over the validation split after training (nats per character): all of it unless `finalEvalChars`. */
+  valLoss: number;
+  /** Characters predicted by that final evaluation. */
+  valChars: number;
+  /** Seconds per optimisation step (training only, evaluation excluded). */
+  secondsPerStep: number;
+}
+
+/** The matrices that get weight decay: 2-D weights except the embedding tables. */
+function decayed(model: CharGPT): tf.Variable[] {
+  return Object.entries(model.variables())
+    .filter(([name, v]) => v.rank === 2 && name !== "tokEmb" && name !== "posEmb")
+    .map(([, v]) => v);
+}
+
+/**
+ * One AdamW step on a batch: Adam on the loss's gradient, then w <- w - lr * weightDecay * w on the
+ * matrices. Returns the batch loss (the caller disposes it); everything else is disposed here.
+ */
+export function charGPTStep(model: CharGPT, optimizer: tf.Optimizer, x: tf.Tensor, y: tf.Tensor, learningRate: number, weightDecay: number): tf.Scalar {
+  const loss = optimizer.minimize(() => model.loss(x, y), true, Object.values(model.variables())) as tf.Scalar;
+  if (weightDecay > 0) {
+    tf.tidy(() => {
+      for (const v of decayed(model)) v.assign(tf.mul(v, 1 - learningRate * weightDecay));
+    });
+  }
+  return loss;
+}
+
+/** Mean cross-entropy of the model over all of `ids` (see {@link evaluateLoss}). */
+export function charGPTLoss(model: CharGPT, ids: Int32Array, batchSize = 64): Promise<number> {
+  return evaluateLoss(ids, model.config.contextLength, (x, y) => model.loss(x, y), batchSize);
+}
+
+/** Builds the checkpoint of a model and its tokenizer (weights are read, not copied or disposed). */
+export function charGPTCheckpoint(model: CharGPT, tokenizer: CharTokenizer, step: number, extra: Record<string, unknown> = {}): Checkpoint {
+  return { kind: CHAR_GPT_KIND, config: model.config, step, weights: model.variables(), extra: { ...extra, tokenizer: tokenizer.toJSON() } };
+}
+
+/** Saves model + tokenizer + step + extra atomically (see checkpoint.ts). */
+export async function saveCharGPT(file: string, model: CharGPT, tokenizer: CharTokenizer, step: number, extra: Record<string, unknown> = {}): Promise<void> {
+  await saveCheckpoint(file, charGPTCheckpoint(model, tokenizer, step, extra));
+}
+
+export interface LoadedCharGPT {
+  model: CharGPT;
+  tokenizer: CharTokenizer;
+  step: number;
+  extra: Record<string, unknown>;
+}
+
+/**
+ * Loads a {@link CharGPT} checkpoint: checks its kind, its SHA-256 and (when given) that its config
+ * equals `config`, then builds the model and copies the weights in. Throws CheckpointError otherwise.
+ */
+export function loadCharGPT(file: string, config?: CharGPTConfig): LoadedCharGPT {
+  const ckpt = loadCheckpoint(file, { kind: CHAR_GPT_KIND, ...(config ? { config: { dFF: 4 * config.dModel, positional: "learned", ...config } } : {}) });
+  try {
+    const tokenizer = CharTokenizer.fromJSON(ckpt.extra?.["tokenizer"]);
+    // The seed only fills the variables before the checkpoint's weights overwrite them.
+    const model = new CharGPT(ckpt.config as CharGPTConfig, new Rng(0));
+    try {
+      model.setWeights(ckpt.weights);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    const { tokenizer: _t, ...extra } = ckpt.extra ?? {};
+    return { model, tokenizer, step: ckpt.step, extra };
+  } finally {
+    tf.dispose(Object.values(ckpt.weights));
+  }
+}
+
+/**
+ * Trains `model` on the first 90% of `text` and evaluates on the last 10%, with the shared training loop
+ * (progress display, live chart, stop on interrupt, tensor count checked flat, atomic checkpoints).
+ * The final validation loss covers the whole validation split unless `finalEvalChars` says otherwise.
+ */
+export async function trainCharGPT(model: CharGPT, tokenizer: CharTokenizer, text: string, options: CharGPTTrainOptions): Promise<CharGPTTrainResult> {
+  const { batchSize = 12, learningRate = 1e-3, weightDecay = 0.01, evalChars = 8192 } = options;
+  const r = options.rng ?? globalRng();
+  const { train: trainIds, val: valIds } = splitTrainVal(tokenizer.encode(text), 0.9);
+  const T = model.config.contextLength;
+  const optimizer = tf.train.adam(learningRate);
+  const valProbe = valIds.subarray(0, Math.min(valIds.length, evalChars + 1));
+  let stepSeconds = 0;
+  let stepsTimed = 0;
+  const startStep = options.startStep ?? 0;
+  const started = performance.now();
+  try {
+    const result = await train({
+      steps: startStep + options.steps,
+      startStep,
+      title: options.title ?? "char-gpt",
+      progress: options.progress,
+      evalEvery: options.evalEvery,
+      step: () => {
+        const t0 = performance.now();
+        const { x, y } = randomBatch(trainIds, batchSize, T, r);
+        const loss = charGPTStep(model, optimizer, x, y, learningRate, weightDecay);
+        tf.dispose([x, y]);
+        // Reading the loss waits for the step to finish, so the timing covers the whole step.
+        loss.dataSync();
+        stepSeconds += (performance.now() - t0) / 1000;
+        stepsTimed += 1;
+        return loss;
+      },
+      evaluate: async () => ({ val: await charGPTLoss(model, valProbe) }),
+      chart: ["loss", "val"],
+      ...(options.checkpointPath
+        ? {
+            checkpoint: {
+              path: options.checkpointPath,
+              every: options.checkpointEvery,
+              make: (stepsDone: number) =>
+                charGPTCheckpoint(model, tokenizer, stepsDone, {
+                  ...options.checkpointExtra,
+                  partial: true,
+                  trainedSeconds: (options.previousSeconds ?? 0) + (performance.now() - started) / 1000,
+                }),
+            },
+          }
+        : {}),
+    });
+    const finalIds = options.finalEvalChars ? valIds.subarray(0, Math.min(valIds.length, options.finalEvalChars + 1)) : valIds;
+    const valLoss = await charGPTLoss(model, finalIds);
+    return { ...result, valLoss, valChars: finalIds.length - 1, secondsPerStep: stepsTimed ? stepSeconds / stepsTimed : NaN };
+  } finally {
+    optimizer.dispose();
+  }
+}
