@@ -2,7 +2,7 @@
  * The layout rules of kernel-lib (README, "Layout"), as pure functions over file texts so that
  * checks/layout.test.ts can run them on the real tree and on small trees made to break them.
  *
- * kernel-lib/src is layered: runtime <- nn, data, notebook <- train <- models. A file may import only from
+ * kernel-lib/src is layered: runtime <- nn, data, notebook, metrics <- train <- models (train uses only runtime and notebook). A file may import only from
  * its own layer and the layers it stands on; index.ts only re-exports.
  */
 import * as path from "node:path";
@@ -14,8 +14,9 @@ export const ALLOWED_IMPORTS: Record<string, readonly string[]> = {
   nn: ["runtime"],
   data: ["runtime"],
   notebook: ["runtime"],
+  metrics: ["runtime"],
   train: ["runtime", "notebook"],
-  models: ["runtime", "nn", "data", "notebook", "train"],
+  models: ["runtime", "nn", "data", "notebook", "metrics", "train"],
 };
 
 /** Source files by path relative to kernel-lib/src, with "/" separators ("nn/linear.ts"). */

@@ -1,7 +1,7 @@
 /**
  * kernel-lib: the library every aigc-lab lesson imports. This file only re-exports, layer by layer (a lower
  * layer never imports a higher one; checks/layout.test.ts enforces it):
- * runtime <- nn, data, notebook <- train <- models.
+ * runtime <- nn, data, notebook, metrics <- train <- models.
  */
 export * as tf from "@tensorflow/tfjs";
 
@@ -44,6 +44,12 @@ export * from "./notebook/png";
 export * from "./notebook/report";
 export * from "./notebook/exercise";
 export * from "./notebook/check";
+
+// metrics/: FID, KID and class coverage of generated images, in float64
+export * from "./metrics/linalg";
+export * from "./metrics/fid";
+export * from "./metrics/kid";
+export * from "./metrics/classes";
 
 // train/: the training loop and checkpoints
 export * from "./train/train";
