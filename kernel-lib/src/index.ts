@@ -78,3 +78,6 @@ export * from "./models/diffusion/denoiser-mlp";
 export * from "./models/diffusion/loss";
 export * from "./models/diffusion/samplers";
 export * from "./models/diffusion/trainer";
+export * from "./models/classifier/fashion-classifier";
+export * from "./models/classifier/trainer";
+export * from "./models/classifier/evaluate";
