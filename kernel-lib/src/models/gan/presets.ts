@@ -4,6 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Gan } from "./gan";
+import { DcganDiscriminator, DcganGenerator } from "./dcgan";
 import { ConvDiscriminator, ConvGenerator, ImageMlp } from "./networks";
 import { createMlp } from "../../nn/mlp";
 import { Network } from "../../nn/network";
@@ -50,12 +51,13 @@ export interface FashionGanConfig {
   /**
    * "mlp": G z-256-512-784 (ReLU, tanh) and D 784-512-256-1 (LeakyReLU 0.2), as in Goodfellow et al. 2014's
    * MNIST experiments but without maxout; "conv": the {@link ConvGenerator} / {@link ConvDiscriminator} pair,
-   * which on the single-threaded wasm backend takes seconds per step. Default "mlp".
+   * which on the single-threaded wasm backend takes seconds per step; "dcgan": the {@link DcganGenerator} /
+   * {@link DcganDiscriminator} pair (transposed convolutions and batch norm, Radford et al. 2016). Default "mlp".
    */
-  architecture: "mlp" | "conv";
+  architecture: "mlp" | "conv" | "dcgan";
   /** Latent size. Default 64. */
   latentDim: number;
-  /** Channels of the conv pair ({@link ConvGanOptions}). Default 32. */
+  /** Channels of the conv pairs ({@link ConvGanOptions}, {@link DcganOptions}). Default 32 for "conv", 64 for "dcgan". */
   channels: number;
   /** Adam learning rate of both players (betas 0.5, 0.999). Default 2e-4 (Radford et al. 2016, section 4). */
   learningRate: number;
@@ -71,11 +73,18 @@ export const FASHION_GAN_DEFAULTS: FashionGanConfig = { architecture: "mlp", lat
 /** The Fashion-MNIST GAN, seeded like {@link createRingGan}. Images are (28, 28, 1) in [-1, 1]. */
 export function createFashionGan(config: Partial<FashionGanConfig>, rng: Rng): Gan {
   const c = { ...FASHION_GAN_DEFAULTS, ...config };
-  const makeG = (r: Rng): Network =>
+  const channels = config.channels ?? (c.architecture === "dcgan" ? 64 : FASHION_GAN_DEFAULTS.channels);
+  const makeG = (r: Rng): Network => {
+    if (c.architecture === "conv") return new ConvGenerator({ latentDim: c.latentDim, channels, rng: r });
+    if (c.architecture === "dcgan") return new DcganGenerator({ latentDim: c.latentDim, channels, rng: r });
+    return new ImageMlp(createMlp({ sizes: [c.latentDim, 256, 512, 784], outputActivation: "tanh", name: "G", rng: r }));
+  };
+  const D =
     c.architecture === "conv"
-      ? new ConvGenerator({ latentDim: c.latentDim, channels: c.channels, rng: r })
-      : new ImageMlp(createMlp({ sizes: [c.latentDim, 256, 512, 784], outputActivation: "tanh", name: "G", rng: r }));
-  const D = c.architecture === "conv" ? new ConvDiscriminator({ channels: c.channels, rng: rng.fork() }) : null;
+      ? new ConvDiscriminator({ channels, rng: rng.fork() })
+      : c.architecture === "dcgan"
+        ? new DcganDiscriminator({ channels, rng: rng.fork() })
+        : null;
   return new Gan({
     generator: makeG(rng.fork()),
     discriminator: D ?? createMlp({ sizes: [784, 512, 256, 1], activation: "leakyRelu", name: "D", rng: rng.fork() }),

@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { VaeLoss } from "./losses";
-import { Vae } from "./vae";
+import { VaeModel } from "./vae-base";
 import { EpochOrder } from "../../data/epoch-order";
 import { Rng } from "../../runtime/random";
 
@@ -23,7 +23,7 @@ export interface VaeTrainerOptions {
  * (Adam), and the number of steps in one epoch (full batches only, so every step has the same shape).
  */
 export class VaeTrainer {
-  readonly model: Vae;
+  readonly model: VaeModel;
   readonly optimizer: tf.Optimizer;
   readonly batchSize: number;
   /** Full batches per pass over the data. */
@@ -33,7 +33,7 @@ export class VaeTrainer {
   private readonly batches: EpochOrder;
 
   /** @param images (N, 28, 28) or (N, 784) in [0, 1]; the trainer keeps its own flattened handle (no copy: tfjs shares the data), freed by dispose(). */
-  constructor(model: Vae, images: tf.Tensor, options: VaeTrainerOptions) {
+  constructor(model: VaeModel, images: tf.Tensor, options: VaeTrainerOptions) {
     this.model = model;
     this.batchSize = options.batchSize ?? 128;
     this.rng = options.rng;
