@@ -63,6 +63,8 @@ export * from "./models/transformer/block";
 export * from "./models/transformer/char-gpt";
 export * from "./models/transformer/sampling";
 export * from "./models/transformer/char-lm";
+export * from "./models/transformer/bpe";
+export * from "./models/transformer/ngram";
 export * from "./models/vae/losses";
 export * from "./models/vae/vae-base";
 export * from "./models/vae/vae";
