@@ -62,6 +62,7 @@ export * from "./models/transformer/positional-encoding";
 export * from "./models/transformer/block";
 export * from "./models/transformer/char-gpt";
 export * from "./models/transformer/sampling";
+export * from "./models/transformer/kv-cache";
 export * from "./models/transformer/char-lm";
 export * from "./models/transformer/bpe";
 export * from "./models/transformer/ngram";
