@@ -88,18 +88,32 @@ export class Dispatcher {
   async receive(socket: zmq.Router, name: RequestChannel): Promise<void> {
     try {
       for await (const frames of socket) {
-        const msg = this.options.wire.parse(frames as Buffer[], name);
-        if (!msg) continue;
-        if (name === "control") {
-          // Control requests are answered at once, even while a cell runs.
-          void this.handle(msg);
-        } else {
-          this.shellQueue.push(msg);
-          this.shellWaiter?.();
+        // Nothing one message holds may stop the channel: whatever goes wrong is logged and dropped.
+        try {
+          this.accept(frames as Buffer[], name);
+        } catch (e) {
+          this.options.log(`aigc-lab kernel: dropped a ${name} message that failed: ${e instanceof Error ? e.message : String(e)}\n`);
         }
       }
     } catch (e) {
       if (!this.options.closing()) this.options.log(`aigc-lab kernel: ${name} socket failed: ${String(e)}\n`);
+    }
+  }
+
+  private accept(frames: Buffer[], name: RequestChannel): void {
+    const msg = this.options.wire.parse(frames, name);
+    if (!msg) return;
+    if (msg.problem && !msg.header.msg_type.endsWith("_request")) {
+      // Only a request has a reply to carry the error.
+      this.options.log(`aigc-lab kernel: dropped a ${name} ${msg.header.msg_type}: ${msg.problem}\n`);
+      return;
+    }
+    if (name === "control") {
+      // Control requests are answered at once, even while a cell runs.
+      void this.handle(msg);
+    } else {
+      this.shellQueue.push(msg);
+      this.shellWaiter?.();
     }
   }
 
@@ -121,15 +135,27 @@ export class Dispatcher {
     }
   }
 
+  /** The error reply to a request whose message is wrong (kernel/validate.ts named the field). */
+  private replyError(msg: Incoming, ename: string, evalue: string): void {
+    const type = msg.header.msg_type.replace(/_request$/, "_reply");
+    const content: Record<string, unknown> = { status: "error", ename, evalue, traceback: [`${ename}: ${evalue}`] };
+    if (type === "execute_reply") content["execution_count"] = null;
+    this.options.reply(msg, type, content);
+  }
+
+  /** Busy, the answer, idle; never rejects. */
   private async handle(msg: Incoming): Promise<void> {
     const { iopub } = this.options;
-    iopub.publish("status", { execution_state: "busy" }, msg.header);
     try {
-      await this.dispatch(msg);
+      iopub.publish("status", { execution_state: "busy" }, msg.header);
+      try {
+        if (msg.problem) this.replyError(msg, "InvalidMessage", msg.problem);
+        else await this.dispatch(msg);
+      } finally {
+        iopub.publish("status", { execution_state: "idle" }, msg.header);
+      }
     } catch (e) {
       this.options.log(`aigc-lab kernel: ${msg.header.msg_type} failed: ${e instanceof Error ? e.stack : String(e)}\n`);
-    } finally {
-      iopub.publish("status", { execution_state: "idle" }, msg.header);
     }
   }
 
@@ -140,13 +166,17 @@ export class Dispatcher {
       case "kernel_info_request":
         return reply(msg, "kernel_info_reply", kernelInfo());
       case "execute_request":
+        // Control carries shutdown, interrupt and debug: a cell sent there would run beside the shell's.
+        if (msg.socket === "control") {
+          return this.replyError(msg, "UnsupportedOnControl", "execute_request is not accepted on the control channel (it carries shutdown, interrupt and debug requests); send it on shell");
+        }
         return this.options.execute(msg);
       case "complete_request":
-        return reply(msg, "complete_reply", this.complete(String(c.code ?? ""), Number(c.cursor_pos ?? 0)));
+        return reply(msg, "complete_reply", this.complete(c.code, c.cursor_pos));
       case "inspect_request":
-        return reply(msg, "inspect_reply", this.inspect(String(c.code ?? ""), Number(c.cursor_pos ?? 0)));
+        return reply(msg, "inspect_reply", this.inspect(c.code, c.cursor_pos));
       case "is_complete_request": {
-        const r = this.options.engine.isComplete(String(c.code ?? ""));
+        const r = this.options.engine.isComplete(c.code);
         return reply(msg, "is_complete_reply", r.complete ? { status: "complete" } : { status: "incomplete", indent: r.indent ?? "" });
       }
       case "comm_info_request":
@@ -157,7 +187,7 @@ export class Dispatcher {
         this.options.interrupt();
         return reply(msg, "interrupt_reply", { status: "ok" });
       case "shutdown_request": {
-        const restart = Boolean(c.restart);
+        const restart = c.restart === true;
         reply(msg, "shutdown_reply", { status: "ok", restart });
         // Reply and idle go out first; Jupyter restarts a kernel by starting a new process.
         setImmediate(() => void this.options.shutdown(0));

@@ -37,8 +37,9 @@ export class Execution {
   async execute(msg: Incoming): Promise<void> {
     const { engine, iopub } = this.options;
     const c = msg.content;
-    const code = String(c.code ?? "");
-    const silent = Boolean(c.silent);
+    // kernel/validate.ts has checked the types: code is a string, the flags booleans when present.
+    const code: string = c.code;
+    const silent = c.silent === true;
     const storeHistory = silent ? false : c.store_history !== false;
     if (storeHistory) this.executionCount++;
     const count = this.executionCount;

@@ -6,6 +6,7 @@ import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 import * as fs from "node:fs";
 import type * as zmq from "zeromq";
 import { Header } from "./messages";
+import { contentProblem, headerProblem, objectProblem } from "./validate";
 
 /** The connection file Jupyter writes for a kernel. */
 export interface ConnectionInfo {
@@ -31,6 +32,11 @@ export interface Incoming {
   metadata: Record<string, unknown>;
   content: Record<string, any>;
   socket: RequestChannel;
+  /**
+   * Set when a part other than the header is wrong (the part is then left empty): names the field, for
+   * an error reply (see kernel/validate.ts).
+   */
+  problem?: string;
 }
 
 export const DELIM = Buffer.from("<IDS|MSG>");
@@ -45,11 +51,42 @@ export function readConnectionFile(file: string): ConnectionInfo {
   return info;
 }
 
+function parseJson(frame: Buffer): { value: unknown; error?: undefined } | { value?: undefined; error: string } {
+  try {
+    return { value: JSON.parse(frame.toString("utf8")) };
+  } catch (e) {
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/**
+ * The signatures of the last `limit` accepted messages (jupyter_client keeps 2**16 and culls the oldest
+ * tenth; here the oldest one goes as each new one comes).
+ */
+export class SignatureHistory {
+  private readonly signatures = new Set<string>();
+  constructor(private readonly limit = 10000) {}
+
+  /** True when `signature` was seen before; otherwise records it. */
+  check(signature: string): boolean {
+    if (this.signatures.has(signature)) return true;
+    this.signatures.add(signature);
+    // A Set iterates in insertion order: the first entry is the oldest.
+    if (this.signatures.size > this.limit) this.signatures.delete(this.signatures.values().next().value as string);
+    return false;
+  }
+
+  get size(): number {
+    return this.signatures.size;
+  }
+}
+
 /** Signs, checks, parses and builds messages for one kernel session. */
 export class Wire {
   readonly session = randomUUID();
   private readonly key: string;
   private readonly hmacAlgorithm: string;
+  private readonly seen = new SignatureHistory();
 
   constructor(
     connection: ConnectionInfo,
@@ -68,31 +105,52 @@ export class Wire {
     return h.digest("hex");
   }
 
+  /**
+   * The message in `frames`, or null when it must be dropped (logged here): no delimiter, a bad or
+   * replayed signature, or no usable header (without msg_id and msg_type no reply is possible). A message
+   * with a usable header whose other parts are wrong comes back with `problem` set, for an error reply.
+   */
   parse(frames: Buffer[], socket: RequestChannel): Incoming | null {
+    const drop = (why: string) => {
+      this.log(`aigc-lab kernel: dropped a ${socket} message: ${why}\n`);
+      return null;
+    };
     const i = frames.findIndex((f) => f.equals(DELIM));
-    if (i < 0 || frames.length < i + 6) {
-      this.log(`aigc-lab kernel: dropped a malformed ${socket} message\n`);
-      return null;
+    if (i < 0) return drop("no <IDS|MSG> delimiter");
+    const sig = frames[i + 1];
+    if (sig === undefined) return drop("the signature frame is missing");
+    // The signature covers the four parts; extra frames after them are binary buffers.
+    const parts = frames.slice(i + 2, i + 6);
+    if (this.key) {
+      const expected = Buffer.from(this.sign(parts));
+      if (sig.length !== expected.length || !timingSafeEqual(sig, expected)) return drop("bad signature");
+      // As jupyter_client's Session does: a signature seen before is a replayed message.
+      if (this.seen.check(sig.toString("latin1"))) {
+        this.log(`aigc-lab kernel: dropped a replayed ${socket} message (its signature was seen before)\n`);
+        return null;
+      }
     }
-    const [sig, header, parent, metadata, content] = frames.slice(i + 1, i + 6) as [Buffer, Buffer, Buffer, Buffer, Buffer];
-    const expected = Buffer.from(this.sign([header, parent, metadata, content]));
-    if (this.key && (sig.length !== expected.length || !timingSafeEqual(sig, expected))) {
-      this.log(`aigc-lab kernel: dropped a ${socket} message with a bad signature\n`);
-      return null;
+    const [headerFrame, ...rest] = parts;
+    if (headerFrame === undefined) return drop("the header frame is missing");
+    const header = parseJson(headerFrame);
+    if (header.error) return drop(`header is not JSON (${header.error})`);
+    const headerIssue = headerProblem(header.value);
+    if (headerIssue) return drop(headerIssue);
+    const msg: Incoming = { identities: frames.slice(0, i), header: header.value as Header, parent: {}, metadata: {}, content: {}, socket };
+    const names = ["parent_header", "metadata", "content"] as const;
+    const values: Record<string, unknown>[] = [];
+    for (let k = 0; k < names.length; k++) {
+      const frame = rest[k];
+      if (frame === undefined) return { ...msg, problem: `the ${names[k]} frame is missing` };
+      const part = parseJson(frame);
+      if (part.error) return { ...msg, problem: `${names[k]} is not JSON (${part.error})` };
+      const issue = objectProblem(names[k]!, part.value);
+      if (issue) return { ...msg, problem: issue };
+      values.push(part.value as Record<string, unknown>);
     }
-    try {
-      return {
-        identities: frames.slice(0, i),
-        header: JSON.parse(header.toString()),
-        parent: JSON.parse(parent.toString()),
-        metadata: JSON.parse(metadata.toString()),
-        content: JSON.parse(content.toString()),
-        socket,
-      };
-    } catch (e) {
-      this.log(`aigc-lab kernel: dropped a ${socket} message that is not JSON: ${String(e)}\n`);
-      return null;
-    }
+    const [parent, metadata, content] = values as [Record<string, unknown>, Record<string, unknown>, Record<string, any>];
+    const issue = contentProblem(msg.header.msg_type, content);
+    return { ...msg, parent, metadata, content, ...(issue ? { problem: issue } : {}) };
   }
 
   header(msgType: string): Header {
