@@ -7,6 +7,7 @@
 import { STARTED_BY } from "./parent";
 import "./converter";
 import { KernelServer, readConnectionFile } from "./server";
+import { unsignedWarning } from "./wire";
 
 async function main(argv: string[]): Promise<void> {
   const file = argv[0];
@@ -16,7 +17,10 @@ async function main(argv: string[]): Promise<void> {
   }
   // Orphaned while loading? Then do not spend seconds creating a compiler nobody will use.
   if (STARTED_BY !== 1 && process.ppid !== STARTED_BY) process.exit(0);
-  const server = new KernelServer({ connection: readConnectionFile(file), parentPid: STARTED_BY });
+  const connection = readConnectionFile(file);
+  const warning = unsignedWarning(connection, file);
+  if (warning) console.error(warning);
+  const server = new KernelServer({ connection, parentPid: STARTED_BY });
   await server.start();
 }
 

@@ -48,7 +48,22 @@ export function readConnectionFile(file: string): ConnectionInfo {
   for (const k of ["shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"] as const) {
     if (typeof info[k] !== "number") throw new Error(`${file}: ${k} is missing`);
   }
+  if (info.key !== undefined && typeof info.key !== "string") throw new Error(`${file}: key must be a string`);
   return info;
+}
+
+/**
+ * The one-line start-up warning for a connection without a key (null when it has one): the protocol
+ * allows unsigned messages, but then the ports are the only protection.
+ */
+export function unsignedWarning(info: ConnectionInfo, file: string): string | null {
+  if (info.key) return null;
+  const what = info.key === undefined ? "has no key" : 'has an empty key ("key": "")';
+  const ports = [info.shell_port, info.iopub_port, info.stdin_port, info.control_port, info.hb_port].join(", ");
+  return (
+    `aigc-lab kernel: WARNING: the connection file ${file} ${what}, so messages are not signed: the Jupyter protocol allows unsigned messages, ` +
+    `but anyone who can reach ports ${ports} on ${info.ip} can run code in this kernel as this user`
+  );
 }
 
 function parseJson(frame: Buffer): { value: unknown; error?: undefined } | { value?: undefined; error: string } {
