@@ -72,8 +72,9 @@ export class Execution {
 
   /**
    * SIGINT (or interrupt_request): raise the flag training loops poll between steps, and fail the
-   * running cell's await. A synchronous loop that never awaits is stopped by V8 only while it runs as
-   * the cell's own top-level code (tslab runs cells with breakOnSigint).
+   * running cell's await; after a grace period the engine cancels the cell's timers (kernel/cell-timers.ts).
+   * A synchronous loop that never awaits is stopped by V8 only while it runs as the cell's own top-level
+   * code (tslab runs cells with breakOnSigint).
    */
   interrupt(): void {
     this.hooks.interruptRequested = true;

@@ -34,6 +34,8 @@ export class Iopub {
 
   /** Sends a message on iopub (after any buffered stream text, so order is kept). */
   publish(msgType: string, content: unknown, parent: Header | null): void {
+    // Once shutting down, iopub is flushed and closing: later messages have nowhere to go.
+    if (this.closing()) return;
     if (msgType !== "stream") this.flushStream();
     void this.queue.send(this.wire.frames([Buffer.from(`kernel.${this.kernelId}.${msgType}`)], msgType, content, parent));
   }

@@ -11,6 +11,7 @@
  */
 import { randomUUID } from "node:crypto";
 import * as zmq from "zeromq";
+import { CellInterruptedError } from "./cell-timers";
 import { Dispatcher, kernelInfo } from "./dispatch";
 import { CellEngine } from "./engine";
 import { Execution } from "./execution";
@@ -23,6 +24,14 @@ export type { ConnectionInfo } from "./wire";
 
 /** What the kernel installs for kernel-lib (see kernel-lib/src/display.ts, KernelHooks). */
 const KERNEL_HOOKS = Symbol.for("aigc-lab.kernel");
+
+/** What process.exit() throws in a cell while the kernel flushes its output and exits. */
+export class ProcessExitError extends Error {
+  constructor(readonly code: number) {
+    super(`process.exit(${code}) was called: the kernel exits once the output so far is sent`);
+    this.name = "ProcessExit";
+  }
+}
 
 /** Options of {@link KernelServer}. */
 export interface ServerOptions {
@@ -56,12 +65,13 @@ export class KernelServer {
   private closing = false;
   private readonly originalWrite = { stdout: process.stdout.write.bind(process.stdout), stderr: process.stderr.write.bind(process.stderr) };
   private readonly onExit: (code: number) => void;
+  private readonly realExit: (code: number) => never = process.exit.bind(process);
 
   constructor(private readonly options: ServerOptions) {
     const log = (t: string) => this.log(t);
     this.wire = new Wire(options.connection, log);
     this.rootDir = options.rootDir ?? process.cwd();
-    this.onExit = options.onExit ?? ((code) => process.exit(code));
+    this.onExit = options.onExit ?? ((code) => this.realExit(code));
     this.sends = new Map<string, SendQueue>([
       ["shell", new SendQueue(this.shell, log)],
       ["control", new SendQueue(this.control, log)],
@@ -70,8 +80,10 @@ export class KernelServer {
     ]);
     this.iopub = new Iopub(this.wire, this.sends.get("iopub")!, this.kernelId, this.originalWrite, () => this.closing);
     this.engine = new CellEngine({ rootDir: this.rootDir, stderr: (text) => this.iopub.writeStream("stderr", text) });
-    const reply = (req: Incoming, msgType: string, content: Record<string, unknown>, metadata: Record<string, unknown> = {}) =>
-      void this.sends.get(req.socket)!.send(this.wire.frames(req.identities, msgType, content, req.header, metadata));
+    const reply = (req: Incoming, msgType: string, content: Record<string, unknown>, metadata: Record<string, unknown> = {}) => {
+      // Once shutting down, the sockets are flushed and closing: later replies have nowhere to go.
+      if (!this.closing) void this.sends.get(req.socket)!.send(this.wire.frames(req.identities, msgType, content, req.header, metadata));
+    };
     this.dispatcher = new Dispatcher({
       wire: this.wire,
       engine: this.engine,
@@ -128,9 +140,11 @@ export class KernelServer {
     process.stderr.write = redirect("stderr");
     process.on("SIGINT", () => this.interrupt());
     process.on("SIGTERM", () => void this.shutdown(0));
-    // A callback that throws later (a timer, an event) must not take the kernel down with it.
-    process.on("uncaughtException", (e) => this.iopub.writeStream("stderr", `Uncaught exception: ${e instanceof Error ? e.stack : String(e)}\n`));
-    process.on("unhandledRejection", (e) => this.iopub.writeStream("stderr", `Unhandled promise rejection: ${e instanceof Error ? e.stack : String(e)}\n`));
+    // A callback that throws later (a timer, an event) must not take the kernel down with it. Its frames
+    // in cells are mapped to In[n]:line:col, as for errors during the cell.
+    process.on("uncaughtException", (e) => this.lateError("Uncaught exception", e));
+    process.on("unhandledRejection", (e) => this.lateError("Unhandled promise rejection", e));
+    this.interceptExit();
     // When whatever started the kernel dies without shutting it down, the kernel is re-parented: exit
     // then instead of running on as an orphan.
     const parent = this.options.parentPid;
@@ -142,6 +156,37 @@ export class KernelServer {
       check();
       setInterval(check, 1000).unref();
     }
+  }
+
+  private lateError(what: string, e: unknown): void {
+    // An interrupted cell's code that asked for a timer, or a cell's process.exit(): expected, not news.
+    if (e instanceof CellInterruptedError || e instanceof ProcessExitError) {
+      this.log(`aigc-lab kernel: ${what.toLowerCase()} after ${e.message}\n`);
+      return;
+    }
+    let text: string;
+    try {
+      text = this.engine.describeError(e);
+    } catch {
+      text = e instanceof Error ? String(e.stack) : String(e);
+    }
+    this.iopub.writeStream("stderr", `${what}: ${text}\n`);
+  }
+
+  /**
+   * process.exit() in a cell would end the process before the cell's buffered output is sent: the kernel
+   * shuts down instead (flushing iopub) and exits with the code once that is done. The call throws
+   * {@link ProcessExitError} meanwhile, so the rest of the cell does not run.
+   */
+  private interceptExit(): void {
+    const exit = this.realExit;
+    process.exit = ((code?: number | string | null) => {
+      const n = Number(code ?? process.exitCode ?? 0);
+      const status = Number.isInteger(n) ? n : 1;
+      if (this.closing) exit(status);
+      void this.shutdown(status);
+      throw new ProcessExitError(status);
+    }) as typeof process.exit;
   }
 
   private async heartbeat(): Promise<void> {
