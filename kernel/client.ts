@@ -1,17 +1,15 @@
 /**
  * A small Jupyter client: starts a kernel from its kernelspec, speaks the messaging protocol (v5.3) over
  * ZeroMQ, and turns iopub traffic into nbformat outputs. Used by the notebook runner (`npm test`,
- * `npm start`) and by the kernel conformance test. Each kernel's connection file (it holds the key) is
- * mode 0600 in a 0700 folder named with the runner's pid; folders of runners that died are removed at the
- * next start.
+ * `npm start`) and by the kernel conformance test. Connection files: kernel/connection-files.ts.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as zmq from "zeromq";
+import { writeConnectionFile } from "./connection-files";
 import { KernelSpec } from "./kernelspec";
 import { Header } from "./messages";
 
@@ -69,50 +67,6 @@ async function freePort(): Promise<number> {
 }
 
 const DELIM = Buffer.from("<IDS|MSG>");
-
-/** Connection folders are `aigc-kernel-<pid of the runner>-<random>` in the temporary folder. */
-const CONNECTION_DIR = /^aigc-kernel-(\d+)-[A-Za-z0-9]{6}$/;
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: the process exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/**
- * Removes the connection folders (each holding a kernel's key) of runners that died without cleaning up
- * (kill -9): those in `base` named with a pid that no longer runs, and owned by this user. Returns them.
- */
-export function removeStaleConnectionDirs(base = os.tmpdir()): string[] {
-  const removed: string[] = [];
-  let names: string[];
-  try {
-    names = fs.readdirSync(base);
-  } catch {
-    return removed;
-  }
-  const uid = process.getuid?.();
-  for (const name of names) {
-    const m = CONNECTION_DIR.exec(name);
-    if (!m) continue;
-    const pid = Number(m[1]);
-    if (pid === process.pid || isAlive(pid)) continue;
-    const full = path.join(base, name);
-    try {
-      const st = fs.lstatSync(full);
-      if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) continue;
-      fs.rmSync(full, { recursive: true, force: true });
-      removed.push(full);
-    } catch {
-      // Gone already (another runner swept it), or not ours to remove.
-    }
-  }
-  return removed;
-}
 
 /** Tracks outputs the way nbclient does: update_display_data rewrites every output with that display id. */
 export class OutputCollector {
@@ -214,9 +168,6 @@ export class KernelClient {
 
   /** Starts the kernel described by `spec` and waits until it answers kernel_info. */
   static async start(options: StartOptions): Promise<KernelClient> {
-    removeStaleConnectionDirs();
-    // mkdtemp makes the folder 0700; the pid in its name lets a later runner see when this one is gone.
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `aigc-kernel-${process.pid}-`));
     const connection = {
       transport: "tcp",
       ip: "127.0.0.1",
@@ -229,9 +180,7 @@ export class KernelClient {
       hb_port: await freePort(),
       kernel_name: "aigc-lab",
     };
-    const connectionFile = path.join(dir, "kernel.json");
-    // It holds the key: readable by this user only, whatever the umask.
-    fs.writeFileSync(connectionFile, JSON.stringify(connection), { mode: 0o600, flag: "wx" });
+    const connectionFile = writeConnectionFile(connection);
     const argv = options.spec.argv.map((a) => a.replace("{connection_file}", connectionFile));
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: options.cwd,
