@@ -94,6 +94,19 @@ describe("interrupting async loops", () => {
     });
   }
 
+  test("a loop awaiting I/O (no timer pending when it is cancelled): its next timer throws Interrupted, so the loop ends", async () => {
+    await ok("let ioSteps = 0;\nlet caught = 'nothing';");
+    const r = await interruptLoop(
+      "import { promises as fsp } from 'fs';\ntry {\n  for (;;) {\n    await fsp.stat('.');\n    ioSteps++;\n    if (ioSteps % 50 === 0) setImmediate(() => {});\n  }\n} catch (e) {\n  caught = `${(e as Error).name}: ${(e as Error).message}`;\n}",
+    );
+    assert.equal(r.reply.content.ename, "Interrupted");
+    await sleep(300);
+    const first = Number(resultText(await ok("ioSteps")));
+    assert.match(String(resultText(await ok("caught"))), /^'Interrupted: In\[\d+\] was interrupted: its code cannot start new timers'$/);
+    await sleep(1000);
+    assert.equal(Number(resultText(await ok("ioSteps"))), first, "the loop went on after its timer threw");
+  });
+
   test("a loop that checks interruptRequested() still winds down itself (its pending timer fires)", async () => {
     await ok("let windDown = 'not yet';");
     const r = await interruptLoop(
