@@ -1,13 +1,7 @@
 /**
- * The aigc-lab kernel's Jupyter server: binds the five sockets, wires the parts together and owns the
- * process (stdout/stderr redirection, signals, orphan watch, shutdown). The parts: kernel/wire.ts
- * (connection file, signing, frames), kernel/dispatch.ts (routing per channel), kernel/execution.ts
- * (execute requests and interrupts), kernel/iopub.ts (status, streams, displays), around tslab's executor
- * (kernel/engine.ts). What it adds over tslab's own server: errors with ename, evalue and traceback on the
- * reply and on iopub; no abort window after an error (only execute requests already queued when a cell
- * fails with stop_on_error are aborted, as ipykernel does); execute_input and execute_result; a complete
- * kernel_info_reply; interrupts that stop training loops between steps; clean shutdown; exit when the
- * process that started the kernel dies.
+ * The aigc-lab kernel's Jupyter server: binds the five sockets, wires the parts together (wire.ts,
+ * dispatch.ts, execution.ts, iopub.ts, around tslab's executor in engine.ts) and owns the process:
+ * stdout/stderr redirection, signals, late errors, process.exit, orphan watch and shutdown.
  */
 import { randomUUID } from "node:crypto";
 import * as zmq from "zeromq";
