@@ -100,22 +100,76 @@ describe("unsigned connections", () => {
   }
 });
 
+/** The pid of the process whose command line holds `text` (Linux /proc), or null. */
+function processWith(text: string): number | null {
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${name}/cmdline`, "utf8").includes(text)) return Number(name);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return null;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts a runner (KernelClient.start in a child process) with its temporary folder in `base` and kills
+ * it with SIGKILL the moment its kernel process exists. Returns the connection folder it left and the
+ * kernel's pid.
+ */
+async function runnerKilledAtStart(base: string): Promise<{ folder: string; runnerPid: number; kernelPid: number }> {
+  const client = path.join(ROOT, "build", "kernel", "client.js");
+  const script = `const { KernelClient } = require(${JSON.stringify(client)}); KernelClient.start({ spec: ${JSON.stringify(specForThisCheckout(ROOT))}, cwd: ${JSON.stringify(dir)} }).catch(() => {}); setInterval(() => {}, 1000);`;
+  const runner = spawn(process.execPath, ["-e", script], { env: { ...process.env, TMPDIR: base }, stdio: "ignore" });
+  const deadline = Date.now() + 30000;
+  const folders = () => fs.readdirSync(base).filter((n) => n.startsWith("aigc-kernel-") && fs.existsSync(path.join(base, n, "kernel.json")));
+  let kernelPid: number | null = null;
+  while (kernelPid === null && Date.now() < deadline) {
+    const found = folders()[0];
+    if (found) kernelPid = processWith(path.join(base, found, "kernel.json"));
+    if (kernelPid === null) await new Promise((r) => setTimeout(r, 10));
+  }
+  runner.kill("SIGKILL");
+  await exited(runner);
+  assert.ok(kernelPid !== null, `the runner started no kernel within 30 s (folders: ${JSON.stringify(folders())})`);
+  const left = folders();
+  assert.equal(left.length, 1, `the killed runner left ${JSON.stringify(left)} in ${base}`);
+  return { folder: left[0]!, runnerPid: runner.pid!, kernelPid };
+}
+
+/** Waits up to `ms` for `pid` to exit; kills it (so that no test leaves a kernel behind) if it does not. */
+async function exitsWithin(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (!isAlive(pid)) return true;
+  process.kill(pid, "SIGKILL");
+  return false;
+}
+
 describe("the runner's connection files", () => {
+  test("a kernel whose runner is killed the moment it starts the kernel exits too (no orphan holding the key)", async () => {
+    const base = fs.mkdtempSync(path.join(dir, "tmp-"));
+    const { kernelPid, runnerPid, folder } = await runnerKilledAtStart(base);
+    assert.match(folder, new RegExp(`^aigc-kernel-${runnerPid}-`), "the connection folder is not named with its runner's pid");
+    assert.ok(await exitsWithin(kernelPid, 20000), `kernel ${kernelPid} outlived its killed runner by 20 s`);
+  });
+
   test("are mode 0600 in a 0700 folder named with the runner's pid; the folders of dead runners are removed at the next start", async () => {
     const base = fs.mkdtempSync(path.join(dir, "tmp-"));
     process.env["TMPDIR"] = base;
     // A runner that dies with kill -9 while its kernel starts leaves its connection folder behind.
-    const client = path.join(ROOT, "build", "kernel", "client.js");
-    const script = `const { KernelClient } = require(${JSON.stringify(client)}); KernelClient.start({ spec: ${JSON.stringify(specForThisCheckout(ROOT))}, cwd: ${JSON.stringify(dir)} }).catch(() => {}); setInterval(() => {}, 1000);`;
-    const runner = spawn(process.execPath, ["-e", script], { env: { ...process.env, TMPDIR: base }, stdio: "ignore" });
-    const deadline = Date.now() + 30000;
-    const ofRunner = () => fs.readdirSync(base).filter((n) => n.startsWith("aigc-kernel-") && fs.existsSync(path.join(base, n, "kernel.json")));
-    while (ofRunner().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    runner.kill("SIGKILL");
-    await exited(runner);
-    const left = ofRunner();
-    assert.equal(left.length, 1, `the killed runner left ${JSON.stringify(left)} in ${base}`);
-    const stale = left[0]!;
+    const { folder: stale, kernelPid } = await runnerKilledAtStart(base);
+    await exitsWithin(kernelPid, 20000);
     // A live runner's folder (another process) and folders this runner did not name stay.
     const live = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
     const liveDir = path.join(base, `aigc-kernel-${live.pid}-abcdef`);
@@ -134,7 +188,7 @@ describe("the runner's connection files", () => {
       assert.equal(fs.statSync(path.dirname(file)).mode & 0o777, 0o700);
       assert.match(path.basename(path.dirname(file)), new RegExp(`^aigc-kernel-${process.pid}-`));
       assert.equal(fs.existsSync(path.join(base, stale)), false, `the dead runner's ${stale} (with its key) is still there`);
-      assert.match(stale, new RegExp(`^aigc-kernel-${runner.pid}-`), "the connection folder is not named with its runner's pid");
+      assert.match(stale, /^aigc-kernel-\d+-/, "the connection folder is not named with its runner's pid");
       assert.ok(fs.existsSync(liveDir), "the folder of a live runner was removed");
       assert.ok(fs.existsSync(otherDir), "a folder not named with a pid was removed");
       assert.equal((await kernel.execute("'connected'")).status, "ok");

@@ -184,7 +184,8 @@ export class KernelClient {
     const argv = options.spec.argv.map((a) => a.replace("{connection_file}", connectionFile));
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: options.cwd,
-      env: { ...process.env, ...(options.spec.env ?? {}), ...(options.env ?? {}) },
+      // The kernel exits when this runner dies (kernel/parent.ts), even if it dies before the kernel's first line runs.
+      env: { ...process.env, ...(options.spec.env ?? {}), ...(options.env ?? {}), AIGC_KERNEL_RUNNER_PID: String(process.pid) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const client = new KernelClient(child, connectionFile, connection);

@@ -10,6 +10,7 @@ import { Dispatcher, kernelInfo } from "./dispatch";
 import { CellEngine } from "./engine";
 import { Execution } from "./execution";
 import { DisplayContent, Iopub } from "./iopub";
+import { RUNNER_PID, starterGone } from "./parent";
 import { ConnectionInfo, Incoming, SendQueue, Wire } from "./wire";
 
 export { codePointsToUtf16, utf16ToCodePoints } from "./dispatch";
@@ -139,13 +140,13 @@ export class KernelServer {
     process.on("uncaughtException", (e) => this.lateError("Uncaught exception", e));
     process.on("unhandledRejection", (e) => this.lateError("Unhandled promise rejection", e));
     this.interceptExit();
-    // When whatever started the kernel dies without shutting it down, the kernel is re-parented: exit
-    // then instead of running on as an orphan.
+    // When whatever started the kernel dies without shutting it down, the kernel is re-parented (or its
+    // runner is gone): exit then instead of running on as an orphan.
     const parent = this.options.parentPid;
-    // A parent of 1 means the kernel was started detached on purpose: nothing to watch.
-    if (parent !== undefined && parent !== 1) {
+    // A parent of 1 and no runner means the kernel was started detached on purpose: nothing to watch.
+    if (parent !== undefined && (parent !== 1 || RUNNER_PID !== undefined)) {
       const check = () => {
-        if (process.ppid !== parent) void this.shutdown(0);
+        if (starterGone(parent)) void this.shutdown(0);
       };
       check();
       setInterval(check, 1000).unref();
