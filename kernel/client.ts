@@ -1,15 +1,15 @@
 /**
  * A small Jupyter client: starts a kernel from its kernelspec, speaks the messaging protocol (v5.3) over
  * ZeroMQ, and turns iopub traffic into nbformat outputs. Used by the notebook runner (`npm test`,
- * `npm start`) and by the kernel conformance test.
+ * `npm start`) and by the kernel conformance test. Connection files: kernel/connection-files.ts.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as zmq from "zeromq";
+import { writeConnectionFile } from "./connection-files";
 import { KernelSpec } from "./kernelspec";
 import { Header } from "./messages";
 
@@ -168,7 +168,6 @@ export class KernelClient {
 
   /** Starts the kernel described by `spec` and waits until it answers kernel_info. */
   static async start(options: StartOptions): Promise<KernelClient> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aigc-kernel-"));
     const connection = {
       transport: "tcp",
       ip: "127.0.0.1",
@@ -181,12 +180,12 @@ export class KernelClient {
       hb_port: await freePort(),
       kernel_name: "aigc-lab",
     };
-    const connectionFile = path.join(dir, "kernel.json");
-    fs.writeFileSync(connectionFile, JSON.stringify(connection));
+    const connectionFile = writeConnectionFile(connection);
     const argv = options.spec.argv.map((a) => a.replace("{connection_file}", connectionFile));
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: options.cwd,
-      env: { ...process.env, ...(options.spec.env ?? {}), ...(options.env ?? {}) },
+      // The kernel exits when this runner dies (kernel/parent.ts), even if it dies before the kernel's first line runs.
+      env: { ...process.env, ...(options.spec.env ?? {}), ...(options.env ?? {}), AIGC_KERNEL_RUNNER_PID: String(process.pid) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const client = new KernelClient(child, connectionFile, connection);

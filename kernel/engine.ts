@@ -8,6 +8,7 @@
 import * as path from "node:path";
 import { format } from "node:util";
 import type * as vm from "node:vm";
+import { cancelCell, CellScope, installCellTimers, nodeTimers, runInCell } from "./cell-timers";
 import { createNotebookConverter, tsHooks, tslabConverter } from "./converter";
 import { CellLocation, compileError, interruptError, isInterruptError, JupyterError, runtimeError } from "./errors";
 import { mapThrough, SourceMap, splitInlineSourceMap, stripSourceMapComment } from "./sourcemap";
@@ -73,6 +74,7 @@ export class CellEngine {
 
   constructor(private readonly options: EngineOptions) {
     this.graceMs = options.interruptGraceMs ?? 3000;
+    installCellTimers();
     tsHooks.transpileModule = (input, opts, original) => this.transpile(input, opts, original);
     this.node = createNotebookConverter({ cwd: options.rootDir, sourceMaps: true });
     const engine = this;
@@ -134,7 +136,8 @@ export class CellEngine {
     const filename = `aigc-lab-cell-${++this.runs}`;
     const capture: Capture = { errors: [] };
     this.capture = capture;
-    const restore = this.nameNextScript(filename, code, label, capture);
+    const scope = new CellScope(label);
+    const restore = this.nameNextScript(filename, code, label, capture, scope);
     let ok: boolean;
     try {
       const running = this.executor.execute(code);
@@ -155,10 +158,20 @@ export class CellEngine {
     if (isInterruptError(error)) {
       // The cell's await was cut short, but its code goes on until it next checks the interrupt flag
       // (a training loop does between steps). Give it a moment so it has stopped when we reply.
-      if (capture.settled) await Promise.race([capture.settled, new Promise((r) => setTimeout(r, this.graceMs).unref())]);
+      if (capture.settled) await Promise.race([capture.settled, new Promise((r) => nodeTimers.setTimeout(r, this.graceMs).unref())]);
+      // Whatever still runs of it stops now: its pending timers are cleared, and new ones throw.
+      cancelCell(scope);
       return { status: "error", ...interruptError(label, "SIGINT") };
     }
     return { status: "error", ...runtimeError(error, (file, line, column) => this.resolve(file, line, column), isInternalFrame) };
+  }
+
+  /**
+   * The traceback text of an error thrown outside a cell's run (a late timer, an unhandled rejection),
+   * with frames in cells mapped to `In[n]:line:col` as for errors during the cell.
+   */
+  describeError(e: unknown): string {
+    return runtimeError(e, (file, line, column) => this.resolve(file, line, column), isInternalFrame).traceback.join("\n");
   }
 
   /** Interrupts the running cell's await (tslab's executor.interrupt). */
@@ -168,9 +181,10 @@ export class CellEngine {
 
   /**
    * Makes the next `vm.runInThisContext` call (the executor running the cell) name its script, so stack
-   * frames say which cell they are in, and records the cell's source maps under that name.
+   * frames say which cell they are in, records the cell's source maps under that name, and runs the
+   * script in the cell's timer scope (kernel/cell-timers.ts).
    */
-  private nameNextScript(filename: string, code: string, label: string, capture: Capture): () => void {
+  private nameNextScript(filename: string, code: string, label: string, capture: Capture, scope: CellScope): () => void {
     const original = vmModule.runInThisContext;
     let restored = false;
     const restore = () => {
@@ -184,7 +198,7 @@ export class CellEngine {
         const at = source.indexOf(output);
         this.cells.set(filename, { label, sourceLines: code.split("\n"), maps: capture.maps, prefixLength: Math.max(0, at) });
       }
-      const result: unknown = original(source, { ...(typeof options === "object" ? options : {}), filename });
+      const result: unknown = runInCell(scope, () => original(source, { ...(typeof options === "object" ? options : {}), filename }));
       if (result instanceof Promise) capture.settled = result.then(() => undefined, () => undefined);
       return result;
     }) as typeof vm.runInThisContext;

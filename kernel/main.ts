@@ -4,9 +4,10 @@
  */
 // First the parent's pid, before the slow start-up; then kernel/converter, which must set up tslab's
 // TypeScript module before anything loads tslab's converter.
-import { STARTED_BY } from "./parent";
+import { STARTED_BY, starterGone } from "./parent";
 import "./converter";
 import { KernelServer, readConnectionFile } from "./server";
+import { unsignedWarning } from "./wire";
 
 async function main(argv: string[]): Promise<void> {
   const file = argv[0];
@@ -15,8 +16,11 @@ async function main(argv: string[]): Promise<void> {
     process.exit(2);
   }
   // Orphaned while loading? Then do not spend seconds creating a compiler nobody will use.
-  if (STARTED_BY !== 1 && process.ppid !== STARTED_BY) process.exit(0);
-  const server = new KernelServer({ connection: readConnectionFile(file), parentPid: STARTED_BY });
+  if (starterGone()) process.exit(0);
+  const connection = readConnectionFile(file);
+  const warning = unsignedWarning(connection, file);
+  if (warning) console.error(warning);
+  const server = new KernelServer({ connection, parentPid: STARTED_BY });
   await server.start();
 }
 
