@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as net from "node:net";
 
 /** Connection folders are `aigc-kernel-<pid of the runner>-<random>` in the temporary folder. */
 const CONNECTION_DIR = /^aigc-kernel-(\d+)-[A-Za-z0-9]{6}$/;
@@ -61,4 +62,17 @@ export function writeConnectionFile(connection: Record<string, unknown>): string
   // It holds the key: readable by this user only, whatever the umask.
   fs.writeFileSync(file, JSON.stringify(connection), { mode: 0o600, flag: "wx" });
   return file;
+}
+
+/** A free TCP port on the loopback interface, for one of a connection file's five channels. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }

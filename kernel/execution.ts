@@ -7,7 +7,7 @@ import { Iopub } from "./iopub";
 import { resultBundle } from "./results";
 import { Incoming } from "./wire";
 
-/** What the kernel installs for kernel-lib (see kernel-lib/src/display.ts, KernelHooks). */
+/** What the kernel installs for kernel-lib (see kernel-lib/src/notebook/display.ts, KernelHooks). */
 export interface KernelHooks {
   display(content: Parameters<Iopub["display"]>[0], update: boolean): void;
   interruptRequested: boolean;

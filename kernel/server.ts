@@ -17,7 +17,7 @@ export { codePointsToUtf16, utf16ToCodePoints } from "./dispatch";
 export { readConnectionFile } from "./wire";
 export type { ConnectionInfo } from "./wire";
 
-/** What the kernel installs for kernel-lib (see kernel-lib/src/display.ts, KernelHooks). */
+/** What the kernel installs for kernel-lib (see kernel-lib/src/notebook/display.ts, KernelHooks). */
 const KERNEL_HOOKS = Symbol.for("aigc-lab.kernel");
 
 /** What process.exit() throws in a cell while the kernel flushes its output and exits. */
