@@ -48,12 +48,16 @@ export class Block {
     return tf.tidy(() => linear(gelu(linear(x, this.mlp.w1, this.mlp.b1)), this.mlp.w2, this.mlp.b2));
   }
 
-  /** x (B, T, dModel) → (B, T, dModel), and the attention weights (B, h, T, T). */
-  apply(x: tf.Tensor, mask?: tf.Tensor): { output: tf.Tensor; weights: tf.Tensor } {
+  /**
+   * x (B, T, dModel) → (B, T, dModel), and the attention weights (B, h, T, T). With `dropout` (training only),
+   * each residual branch is dropped out at that rate before it is added (Vaswani et al. 2017, §5.4), seeded.
+   */
+  apply(x: tf.Tensor, mask?: tf.Tensor, dropout?: { rate: number; seed: number }): { output: tf.Tensor; weights: tf.Tensor } {
+    const drop = (t: tf.Tensor, k: number) => (dropout && dropout.rate > 0 ? tf.dropout(t, dropout.rate, undefined, dropout.seed + k) : t);
     return tf.tidy(() => {
       const a = this.attn.apply(layerNorm(x, this.ln1.gamma, this.ln1.beta), mask);
-      const h = tf.add(x, a.output); // residual 1
-      const output = tf.add(h, this.feedForward(layerNorm(h, this.ln2.gamma, this.ln2.beta))); // residual 2
+      const h = tf.add(x, drop(a.output, 0)); // residual 1
+      const output = tf.add(h, drop(this.feedForward(layerNorm(h, this.ln2.gamma, this.ln2.beta)), 1)); // residual 2
       return { output, weights: a.weights };
     });
   }

@@ -30,7 +30,16 @@ export interface CharGPTConfig {
   dFF?: number;
   /** "learned" (a trained table, as GPT-2) or "sinusoidal" (fixed, as Vaswani et al.). Default "learned". */
   positional?: "learned" | "sinusoidal";
+  /**
+   * Weight tying (Press and Wolf 2017; Vaswani et al. §3.4): the output head reuses the token embedding table,
+   * logits = x · Eᵀ + b, which saves V·d parameters. Default false (left out of the config when false, so
+   * older checkpoints still match).
+   */
+  tieWeights?: boolean;
 }
+
+/** What a model's config holds once defaults are filled in. */
+export type FullCharGPTConfig = Required<Omit<CharGPTConfig, "tieWeights">> & { tieWeights?: true };
 
 /**
  * Named sizes (vocabSize comes from the tokenizer). `tiny` is for tests and quick mode, `small` trains
@@ -57,17 +66,18 @@ export function charGPTConfig(preset: CharGPTPreset, vocabSize: number, override
  * logits (B, T, vocabSize). Owns its variables: call {@link dispose} when done.
  */
 export class CharGPT {
-  readonly config: Required<CharGPTConfig>;
+  readonly config: FullCharGPTConfig;
   readonly tokEmb: tf.Variable; // (V, dModel)
   readonly posEmb: tf.Variable | null; // (T, dModel), learned
   readonly posFixed: tf.Tensor | null; // (T, dModel), sinusoidal
   readonly blocks: Block[];
   readonly lnF: { gamma: tf.Variable; beta: tf.Variable };
-  readonly head: { w: tf.Variable; b: tf.Variable }; // (dModel, V), (V)
+  readonly head: { w: tf.Variable | null; b: tf.Variable }; // (dModel, V) unless tied, (V)
   private readonly mask: tf.Tensor2D; // (T, T) causal
 
   constructor(config: CharGPTConfig, r: Rng = globalRng()) {
-    const c: Required<CharGPTConfig> = { dFF: 4 * config.dModel, positional: "learned", ...config };
+    const { tieWeights, ...rest } = config;
+    const c: FullCharGPTConfig = { dFF: 4 * config.dModel, positional: "learned", ...rest, ...(tieWeights ? { tieWeights: true as const } : {}) };
     for (const k of ["vocabSize", "contextLength", "dModel", "numHeads", "numLayers", "dFF"] as const) {
       if (!Number.isInteger(c[k]) || c[k] < 1) throw new RangeError(`CharGPT: config.${k} must be a positive integer, got ${c[k]}`);
     }
@@ -78,12 +88,15 @@ export class CharGPT {
     this.posFixed = c.positional === "sinusoidal" ? sinusoidalPositionalEncoding(c.contextLength, c.dModel) : null;
     this.blocks = Array.from({ length: c.numLayers }, () => new Block({ dModel: c.dModel, numHeads: c.numHeads, dFF: c.dFF }, r));
     this.lnF = { gamma: param(() => tf.ones([c.dModel])), beta: param(() => tf.zeros([c.dModel])) };
-    this.head = { w: param(() => tf.randomNormal([c.dModel, c.vocabSize], 0, 0.02, "float32", r.seed())), b: param(() => tf.zeros([c.vocabSize])) };
+    this.head = { w: c.tieWeights ? null : param(() => tf.randomNormal([c.dModel, c.vocabSize], 0, 0.02, "float32", r.seed())), b: param(() => tf.zeros([c.vocabSize])) };
     this.mask = causalMask(c.contextLength);
   }
 
-  /** Logits (B, T, V) and, when `withAttention`, every block's attention weights (B, h, T, T). */
-  forward(ids: tf.Tensor, withAttention = false): { logits: tf.Tensor; attention: tf.Tensor[] } {
+  /**
+   * Logits (B, T, V) and, when `withAttention`, every block's attention weights (B, h, T, T). With `dropout`
+   * (training only) the embeddings and every residual branch are dropped out at that rate, seeded.
+   */
+  forward(ids: tf.Tensor, withAttention = false, dropout?: { rate: number; seed: number }): { logits: tf.Tensor; attention: tf.Tensor[] } {
     if (ids.rank !== 2) throw new ShapeError(`CharGPT expects ids of shape [B, T], got [${ids.shape.join(", ")}]`);
     const T = ids.shape[1]!;
     if (T < 1 || T > this.config.contextLength) throw new ShapeError(`CharGPT: sequence length ${T} (ids shape [${ids.shape.join(", ")}]) must be in [1, ${this.config.contextLength}] (the context length)`);
@@ -92,16 +105,19 @@ export class CharGPT {
       const tok = tf.gather(this.tokEmb, ids.toInt()); // (B, T, d)
       const pos = (this.posEmb ?? this.posFixed!).slice([0, 0], [T, this.config.dModel]); // (T, d)
       let x: tf.Tensor = tf.add(tok, pos);
+      if (dropout && dropout.rate > 0) x = tf.dropout(x, dropout.rate, undefined, dropout.seed);
       // 2) The blocks, each position seeing only itself and earlier ones.
       const mask = this.mask.slice([0, 0], [T, T]);
       const attention: tf.Tensor[] = [];
-      for (const block of this.blocks) {
-        const out = block.apply(x, mask);
+      for (const [i, block] of this.blocks.entries()) {
+        const out = block.apply(x, mask, dropout && { rate: dropout.rate, seed: dropout.seed + 2 * (i + 1) });
         x = out.output;
         if (withAttention) attention.push(out.weights);
       }
       // 3) Final norm and the head to logits over the next character.
-      const logits = linear(layerNorm(x, this.lnF.gamma, this.lnF.beta), this.head.w, this.head.b); // (B, T, V)
+      const h = layerNorm(x, this.lnF.gamma, this.lnF.beta);
+      // Tied: the head is the embedding table transposed, (d, V).
+      const logits = linear(h, this.head.w ?? tf.transpose(this.tokEmb), this.head.b); // (B, T, V)
       return { logits, attention };
     });
   }
@@ -111,9 +127,9 @@ export class CharGPT {
     return tf.tidy(() => this.forward(ids).logits);
   }
 
-  /** Mean cross-entropy (nats per character) of predicting `targets` (B, T) from `ids` (B, T). */
-  loss(ids: tf.Tensor, targets: tf.Tensor): tf.Scalar {
-    return tf.tidy(() => crossEntropy(this.logits(ids), targets));
+  /** Mean cross-entropy (nats per character) of predicting `targets` (B, T) from `ids` (B, T); `dropout` as in forward. */
+  loss(ids: tf.Tensor, targets: tf.Tensor, dropout?: { rate: number; seed: number }): tf.Scalar {
+    return tf.tidy(() => crossEntropy(this.forward(ids, false, dropout).logits, targets));
   }
 
   /** Every variable by a stable name ("tokEmb", "block0.attn.wq", ...), for optimisers and checkpoints. */
@@ -125,7 +141,7 @@ export class CharGPT {
     });
     out["lnF.gamma"] = this.lnF.gamma;
     out["lnF.beta"] = this.lnF.beta;
-    out["head.w"] = this.head.w;
+    if (this.head.w) out["head.w"] = this.head.w;
     out["head.b"] = this.head.b;
     return out;
   }

@@ -26,6 +26,19 @@ export interface CharGPTTrainOptions {
    * embeddings, as nanoGPT). Default 0.01 (PyTorch's AdamW default).
    */
   weightDecay?: number;
+  /** Linear learning-rate warm-up over this many steps (Goyal et al. 2017). Default 0 (none). */
+  warmupSteps?: number;
+  /**
+   * After the warm-up: "constant", or "cosine" decay to `minLearningRate` at the last step (Loshchilov and Hutter
+   * 2017, SGDR, without restarts). Default "constant".
+   */
+  schedule?: "constant" | "cosine";
+  /** Where the cosine decay ends. Default learningRate / 10 (as nanoGPT). */
+  minLearningRate?: number;
+  /** Clip the gradient to this global L2 norm over all parameters (Pascanu et al. 2013). Default: no clipping. */
+  clipNorm?: number;
+  /** Dropout rate on the embeddings and the residual branches while training (Vaswani et al. §5.4). Default 0. */
+  dropout?: number;
   /** Steps between validation passes. Default: a tenth of the run. */
   evalEvery?: number;
   /**
@@ -71,12 +84,50 @@ function decayed(model: CharGPT): tf.Variable[] {
     .map(([, v]) => v);
 }
 
+/** The learning rate at step `step` (0-based) of `total`: linear warm-up, then constant or cosine decay. */
+export function learningRateAt(step: number, total: number, o: { learningRate: number; warmupSteps?: number; schedule?: "constant" | "cosine"; minLearningRate?: number }): number {
+  const warm = o.warmupSteps ?? 0;
+  if (step < warm) return (o.learningRate * (step + 1)) / warm;
+  if ((o.schedule ?? "constant") === "constant") return o.learningRate;
+  const min = o.minLearningRate ?? o.learningRate / 10;
+  const progress = total - 1 > warm ? Math.min(1, (step - warm) / (total - 1 - warm)) : 1;
+  return min + 0.5 * (o.learningRate - min) * (1 + Math.cos(Math.PI * progress));
+}
+
+/** Scales gradients so their global L2 norm is at most `maxNorm`; returns the norm before clipping. */
+export function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): { grads: tf.NamedTensorMap; norm: number } {
+  const norm = Math.sqrt(tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))).dataSync()[0]!));
+  if (!(norm > maxNorm)) return { grads, norm };
+  const scale = maxNorm / norm;
+  return { grads: Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)])), norm };
+}
+
 /**
- * One AdamW step on a batch: Adam on the loss's gradient, then w <- w - lr * weightDecay * w on the
- * matrices. Returns the batch loss (the caller disposes it); everything else is disposed here.
+ * One AdamW step on a batch: Adam on the loss's gradient (clipped to `clipNorm` when given; `dropout` while
+ * computing it), then w <- w - lr * weightDecay * w on the matrices. Returns the batch loss (the caller disposes
+ * it); everything else is disposed here.
  */
-export function charGPTStep(model: CharGPT, optimizer: tf.Optimizer, x: tf.Tensor, y: tf.Tensor, learningRate: number, weightDecay: number): tf.Scalar {
-  const loss = optimizer.minimize(() => model.loss(x, y), true, Object.values(model.variables())) as tf.Scalar;
+export function charGPTStep(
+  model: CharGPT,
+  optimizer: tf.Optimizer,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  learningRate: number,
+  weightDecay: number,
+  extras: { clipNorm?: number; dropout?: { rate: number; seed: number } } = {},
+): tf.Scalar {
+  // Adam reads its learning rate on every update, so a schedule can set it step by step.
+  (optimizer as unknown as { learningRate: number }).learningRate = learningRate;
+  let loss: tf.Scalar;
+  if (extras.clipNorm === undefined) {
+    loss = optimizer.minimize(() => model.loss(x, y, extras.dropout), true, Object.values(model.variables())) as tf.Scalar;
+  } else {
+    const { value, grads } = tf.variableGrads(() => model.loss(x, y, extras.dropout), Object.values(model.variables()));
+    const clipped = clipByGlobalNorm(grads, extras.clipNorm);
+    optimizer.applyGradients(clipped.grads);
+    tf.dispose([...Object.values(grads), ...(clipped.grads === grads ? [] : Object.values(clipped.grads))]);
+    loss = value;
+  }
   if (weightDecay > 0) {
     tf.tidy(() => {
       for (const v of decayed(model)) v.assign(tf.mul(v, 1 - learningRate * weightDecay));
@@ -153,10 +204,12 @@ export async function trainCharGPT(model: CharGPT, tokenizer: CharTokenizer, tex
       title: options.title ?? "char-gpt",
       progress: options.progress,
       evalEvery: options.evalEvery,
-      step: () => {
+      step: (stepIndex: number) => {
         const t0 = performance.now();
         const { x, y } = randomBatch(trainIds, batchSize, T, r);
-        const loss = charGPTStep(model, optimizer, x, y, learningRate, weightDecay);
+        const lr = learningRateAt(stepIndex - startStep, options.steps, { learningRate, ...options });
+        const dropout = options.dropout ? { rate: options.dropout, seed: r.seed() } : undefined;
+        const loss = charGPTStep(model, optimizer, x, y, lr, weightDecay, { ...(options.clipNorm !== undefined ? { clipNorm: options.clipNorm } : {}), ...(dropout ? { dropout } : {}) });
         tf.dispose([x, y]);
         // Reading the loss waits for the step to finish, so the timing covers the whole step.
         loss.dataSync();

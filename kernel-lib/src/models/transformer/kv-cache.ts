@@ -69,7 +69,7 @@ export function forwardCached(model: CharGPT, cache: KvCache, ids: number[]): Fl
       cache.values[l] = tf.keep(V);
     });
     const last = x.slice([0, n - 1, 0], [1, 1, c.dModel]);
-    return linear(layerNorm(last, model.lnF.gamma, model.lnF.beta), model.head.w, model.head.b).reshape([c.vocabSize]);
+    return linear(layerNorm(last, model.lnF.gamma, model.lnF.beta), model.head.w ?? tf.transpose(model.tokEmb), model.head.b).reshape([c.vocabSize]);
   });
   cache.length = p + n;
   const logits = out.dataSync() as Float32Array;
