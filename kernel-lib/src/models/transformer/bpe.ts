@@ -8,6 +8,8 @@
  * after the merges. For the language-modelling lessons after notebooks/02-transformer.ipynb (not yet taught).
  */
 
+import { Tokenizer } from "./tokenizer";
+
 /** The pre-tokenizer: GPT-2's pattern, with Unicode classes. */
 const CHUNK = /'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
 
@@ -40,7 +42,7 @@ export function bpeChunks(text: string): string[] {
 
 const pairKey = (a: number, b: number): number => a * 1_000_003 + b;
 
-export class BpeTokenizer {
+export class BpeTokenizer implements Tokenizer {
   /** Merges in rank order. */
   readonly merges: readonly BpeMerge[];
   /** Special tokens; special token i has id 256 + merges.length + i. */

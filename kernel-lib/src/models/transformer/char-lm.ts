@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { evaluateLoss, randomBatch, splitTrainVal } from "../../data/text";
 import { CharGPT, CharGPTConfig } from "./char-gpt";
-import { CharTokenizer } from "./tokenizer";
+import { CharTokenizer, Tokenizer } from "./tokenizer";
 import { Rng, rng as globalRng } from "../../runtime/random";
 import { Checkpoint, loadCheckpoint, saveCheckpoint } from "../../train/checkpoint";
 import { TrainResult, train } from "../../train/train";
@@ -142,7 +142,7 @@ export function charGPTLoss(model: CharGPT, ids: Int32Array, batchSize = 64): Pr
 }
 
 /** Builds the checkpoint of a model and its tokenizer (weights are read, not copied or disposed). */
-export function charGPTCheckpoint(model: CharGPT, tokenizer: CharTokenizer, step: number, extra: Record<string, unknown> = {}): Checkpoint {
+export function charGPTCheckpoint(model: CharGPT, tokenizer: Tokenizer, step: number, extra: Record<string, unknown> = {}): Checkpoint {
   return { kind: CHAR_GPT_KIND, config: model.config, step, weights: model.variables(), extra: { ...extra, tokenizer: tokenizer.toJSON() } };
 }
 
@@ -186,7 +186,7 @@ export function loadCharGPT(file: string, config?: CharGPTConfig): LoadedCharGPT
  * (progress display, live chart, stop on interrupt, tensor count checked flat, atomic checkpoints).
  * The final validation loss covers the whole validation split unless `finalEvalChars` says otherwise.
  */
-export async function trainCharGPT(model: CharGPT, tokenizer: CharTokenizer, text: string, options: CharGPTTrainOptions): Promise<CharGPTTrainResult> {
+export async function trainCharGPT(model: CharGPT, tokenizer: Tokenizer, text: string, options: CharGPTTrainOptions): Promise<CharGPTTrainResult> {
   const { batchSize = 12, learningRate = 1e-3, weightDecay = 0.01, evalChars = 8192 } = options;
   const r = options.rng ?? globalRng();
   const { train: trainIds, val: valIds } = splitTrainVal(tokenizer.encode(text), 0.9);

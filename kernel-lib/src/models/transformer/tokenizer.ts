@@ -1,6 +1,16 @@
 /**
- * A character-level tokenizer: one id per distinct character. Taught in notebooks/02-transformer.ipynb.
+ * A character-level tokenizer: one id per distinct character, and the Tokenizer interface a language model's
+ * training needs. Taught in notebooks/02-transformer.ipynb.
  */
+
+/** What a language model's training needs of a tokenizer (CharTokenizer here, BpeTokenizer in bpe.ts). */
+export interface Tokenizer {
+  readonly vocabSize: number;
+  encode(text: string): Int32Array;
+  decode(ids: ArrayLike<number>): string;
+  /** JSON for a checkpoint's `extra`. */
+  toJSON(): unknown;
+}
 
 /** Raised when text holds a character the tokenizer's vocabulary lacks. */
 export class UnknownCharacterError extends Error {
@@ -15,7 +25,7 @@ export class UnknownCharacterError extends Error {
 }
 
 /** A character-level tokenizer: one id per distinct character, ids in sorted character order. */
-export class CharTokenizer {
+export class CharTokenizer implements Tokenizer {
   /** The vocabulary: `chars[id]` is the character with that id. */
   readonly chars: readonly string[];
   private readonly index: Map<string, number>;
