@@ -32,6 +32,7 @@ export * from "./data/fashion-mnist";
 export * from "./data/text";
 export * from "./data/ring";
 export * from "./data/epoch-order";
+export * from "./data/dates";
 
 // notebook/: what a notebook shows
 export * from "./notebook/display";
