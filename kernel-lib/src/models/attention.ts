@@ -4,15 +4,37 @@
  * Taught in notebooks/01-attention.ipynb.
  *
  * Masks follow one convention everywhere: a mask holds 1 (or true) where a query may look at a key and
- * 0 (or false) where it may not, with a shape that broadcasts to the scores' (..., T_q, T_k).
+ * 0 (or false) where it may not, with a shape that broadcasts to the scores' (..., T_q, T_k). A NaN in a
+ * mask is an error (it is neither 0 nor a clear 1). Plain arrays where a tensor is expected, d_k = 0 and
+ * masks that do not broadcast raise an error naming the argument; empty batches give empty results.
  */
 import * as tf from "@tensorflow/tfjs";
-import { ShapeError, shapeText } from "../nn/errors";
+import { requireTensor, ShapeError, shapeText } from "../nn/errors";
 import { linear } from "../nn/linear";
 import { Rng, rng as globalRng } from "../runtime/random";
 
 /** A finite stand-in for -infinity: exp of it underflows to exactly 0 in float32, and it never makes NaN. */
 const MASKED = -1e30;
+
+/** Masks already checked for NaN (tensors are immutable; variables are never cached), so each is read once. */
+const checkedMasks = new WeakSet<tf.Tensor>();
+
+/** Checks that `mask` is a tensor that broadcasts to `scoresShape` and holds no NaN (one read per mask). */
+function checkMask(mask: tf.Tensor, scoresShape: readonly number[], where: string): void {
+  requireTensor(mask, "mask", where);
+  let broadcastOk = mask.rank <= scoresShape.length;
+  for (let i = 1; broadcastOk && i <= mask.rank; i++) {
+    const m = mask.shape[mask.rank - i]!;
+    broadcastOk = m === 1 || m === scoresShape[scoresShape.length - i];
+  }
+  if (!broadcastOk) throw new ShapeError(`mask has shape ${shapeText(mask.shape)}, which does not broadcast to the scores' shape ${shapeText(scoresShape)}`);
+  if (mask.dtype !== "float32" || checkedMasks.has(mask)) return;
+  const nan = tf.tidy(() => tf.any(tf.isNaN(mask)));
+  const hasNaN = nan.dataSync()[0] !== 0;
+  nan.dispose();
+  if (hasNaN) throw new RangeError(`${where}: mask holds NaN; a mask entry must be 1 (may look) or 0 (may not)`);
+  if (!(mask instanceof tf.Variable)) checkedMasks.add(mask);
+}
 
 /**
  * The softmax over the last axis restricted to the entries where `mask` is nonzero. Masked entries get
@@ -24,13 +46,9 @@ const MASKED = -1e30;
  * differentiating through the masking would cost.
  */
 export function maskedSoftmax(scores: tf.Tensor, mask?: tf.Tensor): tf.Tensor {
-  if (!mask) return tf.softmax(scores);
-  let broadcastOk = mask.rank <= scores.rank;
-  for (let i = 1; broadcastOk && i <= mask.rank; i++) {
-    const m = mask.shape[mask.rank - i]!;
-    broadcastOk = m === 1 || m === scores.shape[scores.rank - i];
-  }
-  if (!broadcastOk) throw new ShapeError(`mask has shape ${shapeText(mask.shape)}, which does not broadcast to the scores' shape ${shapeText(scores.shape)}`);
+  requireTensor(scores, "scores", "maskedSoftmax");
+  if (mask === undefined) return tf.softmax(scores);
+  checkMask(mask, scores.shape, "maskedSoftmax");
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const s = args[0] as tf.Tensor;
     const save = args[1] as tf.GradSaveFunc;
@@ -68,6 +86,9 @@ export interface AttentionResult {
  * `mask` broadcasts to (..., T_q, T_k). Throws a {@link ShapeError} naming the shapes when they do not fit.
  */
 export function scaledDotProductAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask?: tf.Tensor): AttentionResult {
+  requireTensor(q, "q", "scaledDotProductAttention");
+  requireTensor(k, "k", "scaledDotProductAttention");
+  requireTensor(v, "v", "scaledDotProductAttention");
   const r = q.rank;
   if (r < 2 || k.rank !== r || v.rank !== r) {
     throw new ShapeError(`attention needs q, k, v of equal rank >= 2; got q ${shapeText(q.shape)}, k ${shapeText(k.shape)}, v ${shapeText(v.shape)}`);
@@ -79,6 +100,14 @@ export function scaledDotProductAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tens
     if (q.shape[i] !== k.shape[i] || q.shape[i] !== v.shape[i]) {
       throw new ShapeError(`q, k and v must share their leading (batch) axes: q ${shapeText(q.shape)}, k ${shapeText(k.shape)}, v ${shapeText(v.shape)}`);
     }
+  }
+  if (dK === 0) throw new ShapeError(`attention needs d_k >= 1 (q's and k's last axis): q has shape ${shapeText(q.shape)}; with d_k = 0 the scores are 0 / sqrt(0) = NaN`);
+  const lead = q.shape.slice(0, r - 2);
+  const [tQ, tK, dV] = [q.shape[r - 2]!, k.shape[r - 2]!, v.shape[r - 1]!];
+  if (mask !== undefined) checkMask(mask, [...lead, tQ, tK], "scaledDotProductAttention");
+  if (q.size === 0 || k.size === 0 || v.size === 0) {
+    // An empty batch, no queries or no keys: every row attends to nothing, so weights and output are zeros.
+    return { output: tf.zeros([...lead, tQ, dV]), weights: tf.zeros([...lead, tQ, tK]) };
   }
   return tf.tidy(() => {
     // 1) Scores: every query against every key, scaled so their variance does not grow with d_k.
@@ -97,7 +126,9 @@ export function scaledDotProductAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tens
  */
 export function causalMask(T: number): tf.Tensor2D {
   if (!Number.isInteger(T) || T < 1) throw new RangeError(`causalMask: T must be a positive integer, got ${T}`);
-  return tf.tidy(() => tf.linalg.bandPart(tf.ones([T, T]), -1, 0) as tf.Tensor2D);
+  const m = tf.tidy(() => tf.linalg.bandPart(tf.ones([T, T]), -1, 0) as tf.Tensor2D);
+  checkedMasks.add(m);
+  return m;
 }
 
 /**
@@ -110,7 +141,9 @@ export function paddingMask(lengths: number[], T: number): tf.Tensor3D {
   }
   const data = new Float32Array(lengths.length * T);
   lengths.forEach((n, b) => data.fill(1, b * T, b * T + n));
-  return tf.tensor3d(data, [lengths.length, 1, T]);
+  const m = tf.tensor3d(data, [lengths.length, 1, T]);
+  checkedMasks.add(m);
+  return m;
 }
 
 export interface MultiHeadAttentionConfig {
@@ -152,6 +185,7 @@ export class MultiHeadAttention {
     if (!Number.isInteger(dModel) || !Number.isInteger(numHeads) || numHeads < 1 || dModel % numHeads !== 0) {
       throw new RangeError(`MultiHeadAttention: numHeads (${numHeads}) must be a positive integer dividing dModel (${dModel})`);
     }
+    if (dModel < numHeads) throw new ShapeError(`MultiHeadAttention: d_k = dModel / numHeads = ${dModel} / ${numHeads} = ${dModel / numHeads}; each head needs d_k >= 1`);
     this.dModel = dModel;
     this.numHeads = numHeads;
     this.dK = dModel / numHeads;
@@ -173,10 +207,14 @@ export class MultiHeadAttention {
    * broadcasts to (B, h, T, T): a causal mask (T, T) or a padding mask (B, 1, 1, T).
    */
   apply(x: tf.Tensor, mask?: tf.Tensor): AttentionResult {
+    requireTensor(x, "x", "MultiHeadAttention.apply");
     if (x.rank !== 3 || x.shape[2] !== this.dModel) {
       throw new ShapeError(`MultiHeadAttention expects x of shape [B, T, ${this.dModel}], got ${shapeText(x.shape)}`);
     }
     const [B, T] = x.shape as [number, number, number];
+    if (mask !== undefined) checkMask(mask, [B, this.numHeads, T, T], "MultiHeadAttention.apply");
+    // An empty batch (or empty sequences): empty results of the right shapes (tfjs-wasm cannot transpose them).
+    if (B === 0 || T === 0) return { output: tf.zeros([B, T, this.dModel]), weights: tf.zeros([B, this.numHeads, T, T]) };
     const W = this.weights;
     return tf.tidy(() => {
       // 1) Project and split into heads.

@@ -2,7 +2,7 @@
  * LayerNorm over the last axis with its gradient written out. Taught in notebooks/02-transformer.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
-import { ShapeError } from "./errors";
+import { requireTensor, ShapeError } from "./errors";
 
 /**
  * LayerNorm over the last axis (Ba et al. 2016): (x - mean) / sqrt(var + eps) * gamma + beta.
@@ -10,6 +10,9 @@ import { ShapeError } from "./errors";
  * tf.moments: the same numbers with about half the ops, which matters on one CPU core.
  */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-5): tf.Tensor {
+  requireTensor(x, "x", "layerNorm");
+  requireTensor(gamma, "gamma", "layerNorm");
+  requireTensor(beta, "beta", "layerNorm");
   const d = x.shape[x.rank - 1]!;
   if (gamma.size !== d || beta.size !== d) throw new ShapeError(`layerNorm: x has shape [${x.shape.join(", ")}] but gamma has [${gamma.shape.join(", ")}] and beta [${beta.shape.join(", ")}]`);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

@@ -3,7 +3,7 @@
  * Taught in notebooks/01-attention.ipynb (projections) and used by every model.
  */
 import * as tf from "@tensorflow/tfjs";
-import { ShapeError, shapeText } from "./errors";
+import { requireTensor, ShapeError, shapeText } from "./errors";
 
 /**
  * x·W + b for x (B, in), W (in, out), b (out). The gradient uses only untransposed matrix products:
@@ -30,6 +30,9 @@ export function affine(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D): 
 
 /** Applies x (..., d_in) · w (d_in, d_out) + b to a tensor of any rank (tf.matMul wants equal ranks). */
 export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
+  requireTensor(x, "x", "linear");
+  requireTensor(w, "w", "linear");
+  if (b !== undefined) requireTensor(b, "b", "linear");
   const dIn = x.shape[x.rank - 1]!;
   if (w.shape[0] !== dIn) throw new ShapeError(`linear: input has shape ${shapeText(x.shape)} but the weight has shape ${shapeText(w.shape)}`);
   return tf.tidy(() => {

@@ -94,21 +94,27 @@ export class DiffusionMlp {
       const w = weights?.[name];
       if (weights && !w) throw new RangeError(`DiffusionMlp: weights lack ${name}`);
       if (w && w.shape.join(",") !== shape.join(",")) throw new RangeError(`DiffusionMlp: ${name} has shape [${w.shape}], expected [${shape}]`);
+      if (w && w.dtype !== "float32") throw new TypeError(`DiffusionMlp: ${name} must be float32, got ${w.dtype}`);
       const value = tf.tidy(() => (w ? w.clone() : init === "zeros" ? tf.zeros(shape) : tf.initializers.glorotUniform({ seed: rng.seed() }).apply(shape)));
       this.vars.set(name, tf.variable(value, true, `${id}/${name}`));
       value.dispose();
     };
-    add("in.kernel", [dataDim + C, H], "glorot");
-    add("in.bias", [H], "zeros");
-    for (let l = 0; l < blocks; l++) {
-      add(`block.${l}.kernel`, [H + C, H], "glorot");
-      add(`block.${l}.bias`, [H], "zeros");
-    }
-    add("out.kernel", [H, dataDim], "glorot");
-    add("out.bias", [dataDim], "zeros");
-    if (this.config.gated) {
-      add("gain.kernel", [this.config.timeDim, dataDim], "zeros");
-      add("gain.bias", [dataDim], "zeros");
+    try {
+      add("in.kernel", [dataDim + C, H], "glorot");
+      add("in.bias", [H], "zeros");
+      for (let l = 0; l < blocks; l++) {
+        add(`block.${l}.kernel`, [H + C, H], "glorot");
+        add(`block.${l}.bias`, [H], "zeros");
+      }
+      add("out.kernel", [H, dataDim], "glorot");
+      add("out.bias", [dataDim], "zeros");
+      if (this.config.gated) {
+        add("gain.kernel", [this.config.timeDim, dataDim], "zeros");
+        add("gain.bias", [dataDim], "zeros");
+      }
+    } catch (e) {
+      tf.dispose([...this.vars.values()]); // the layers made before the one that did not fit
+      throw e;
     }
   }
 

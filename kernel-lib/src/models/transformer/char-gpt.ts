@@ -167,6 +167,7 @@ export class CharGPT {
       if (w.shape.length !== v.shape.length || w.shape.some((d, i) => d !== v.shape[i])) {
         throw new ShapeError(`CharGPT.setWeights: weight "${k}" has shape [${w.shape.join(", ")}], the model expects [${v.shape.join(", ")}]`);
       }
+      if (w.dtype !== v.dtype) throw new TypeError(`CharGPT.setWeights: weight "${k}" is ${w.dtype}, the model expects ${v.dtype}`);
     }
     for (const [k, v] of Object.entries(vars)) v.assign(weights[k]!);
   }

@@ -8,7 +8,7 @@ import { evaluateLoss, randomBatch, splitTrainVal } from "../../data/text";
 import { CharGPT, CharGPTConfig } from "./char-gpt";
 import { CharTokenizer, Tokenizer } from "./tokenizer";
 import { Rng, rng as globalRng } from "../../runtime/random";
-import { Checkpoint, loadCheckpoint, saveCheckpoint } from "../../train/checkpoint";
+import { Checkpoint, CheckpointError, loadCheckpoint, saveCheckpoint } from "../../train/checkpoint";
 import { TrainResult, train } from "../../train/train";
 
 /** The checkpoint kind of a {@link CharGPT}. */
@@ -164,11 +164,15 @@ export interface LoadedCharGPT {
  */
 export function loadCharGPT(file: string, config?: CharGPTConfig): LoadedCharGPT {
   const ckpt = loadCheckpoint(file, { kind: CHAR_GPT_KIND, ...(config ? { config: { dFF: 4 * config.dModel, positional: "learned", ...config } } : {}) });
+  // Each step names the checkpoint field it reads when that field cannot be used.
+  let field = "extra.tokenizer";
   try {
     const tokenizer = CharTokenizer.fromJSON(ckpt.extra?.["tokenizer"]);
+    field = "config";
     // The seed only fills the variables before the checkpoint's weights overwrite them.
     const model = new CharGPT(ckpt.config as CharGPTConfig, new Rng(0));
     try {
+      field = "tensors";
       model.setWeights(ckpt.weights);
     } catch (e) {
       model.dispose();
@@ -176,6 +180,8 @@ export function loadCharGPT(file: string, config?: CharGPTConfig): LoadedCharGPT
     }
     const { tokenizer: _t, ...extra } = ckpt.extra ?? {};
     return { model, tokenizer, step: ckpt.step, extra };
+  } catch (e) {
+    throw e instanceof CheckpointError ? e : new CheckpointError(file, `${field} does not fit a CharGPT (${(e as Error).message})`);
   } finally {
     tf.dispose(Object.values(ckpt.weights));
   }

@@ -72,18 +72,27 @@ export class Vae extends VaeModel {
       if (weights && (!w || !b)) throw new RangeError(`Vae: weights lack ${name}.kernel or ${name}.bias`);
       if (w && (w.shape[0] !== nIn || w.shape[1] !== nOut || w.rank !== 2)) throw new RangeError(`Vae: ${name}.kernel has shape [${w.shape.join(", ")}], expected [${nIn}, ${nOut}]`);
       if (b && (b.rank !== 1 || b.shape[0] !== nOut)) throw new RangeError(`Vae: ${name}.bias has shape [${b.shape.join(", ")}], expected [${nOut}]`);
-      return tf.tidy(() => ({
+      if ((w && w.dtype !== "float32") || (b && b.dtype !== "float32")) throw new TypeError(`Vae: ${name}'s weights must be float32`);
+      const d = tf.tidy(() => ({
         kernel: tf.variable(w ? w.clone() : tf.initializers.glorotUniform({ seed: rng.seed() }).apply([nIn, nOut]), true, `${id}/${name}.kernel`),
         bias: tf.variable(b ? b.clone() : tf.zeros([nOut]), true, `${id}/${name}.bias`),
       }));
+      made.push(d.kernel, d.bias);
+      return d;
     };
-    const sizes = [inputDim, ...hiddenDims];
-    this.encoder = hiddenDims.map((h, i) => make(`encoder.${i}`, sizes[i]!, h));
-    const top = hiddenDims.length ? hiddenDims[hiddenDims.length - 1]! : inputDim;
-    this.meanHead = make("mean", top, latentDim);
-    this.logVarHead = make("logVar", top, latentDim);
-    const decSizes = [latentDim, ...[...hiddenDims].reverse(), inputDim];
-    this.decoder = decSizes.slice(1).map((nOut, i) => make(`decoder.${i}`, decSizes[i]!, nOut));
+    const made: tf.Variable[] = []; // disposed if a later layer's weights do not fit
+    try {
+      const sizes = [inputDim, ...hiddenDims];
+      this.encoder = hiddenDims.map((h, i) => make(`encoder.${i}`, sizes[i]!, h));
+      const top = hiddenDims.length ? hiddenDims[hiddenDims.length - 1]! : inputDim;
+      this.meanHead = make("mean", top, latentDim);
+      this.logVarHead = make("logVar", top, latentDim);
+      const decSizes = [latentDim, ...[...hiddenDims].reverse(), inputDim];
+      this.decoder = decSizes.slice(1).map((nOut, i) => make(`decoder.${i}`, decSizes[i]!, nOut));
+    } catch (e) {
+      tf.dispose(made);
+      throw e;
+    }
   }
 
   private static instances = 0;
