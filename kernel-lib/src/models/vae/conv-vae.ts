@@ -54,6 +54,7 @@ export class ConvVae extends VaeModel {
       const w = weights?.[name];
       if (weights && !w) throw new RangeError(`ConvVae: weights lack ${name}`);
       if (w && w.shape.join(",") !== shape.join(",")) throw new RangeError(`ConvVae: ${name} has shape [${w.shape.join(", ")}], expected [${shape.join(", ")}]`);
+      if (w && w.dtype !== "float32") throw new TypeError(`ConvVae: ${name} must be float32, got ${w.dtype}`);
       const init = w ? w.clone() : uniformInit(shape, fanIn, rng);
       this.v.set(name, tf.variable(init, true, `${id}/${name}`));
       init.dispose();
