@@ -5,7 +5,9 @@
  * datasets/dates/make-dates.ts writes the shipped split with its checksums. For the encoder-decoder lesson that
  * follows notebooks/02-transformer.ipynb (not yet written).
  */
+import * as path from "node:path";
 import { Rng } from "../runtime/random";
+import { CorpusError, datasetsDir, loadGzipText } from "./text";
 
 const ONES = ["", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"];
 const TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
@@ -82,4 +84,31 @@ export function makeDateSplits(): Record<keyof typeof DATE_SPLITS, DatePair[]> {
   val.forEach((p) => seen.add(p.iso));
   const train = datePairs(DATE_SPLITS.train.n, DATE_SPLITS.train.seed, seen);
   return { train, val, test };
+}
+
+/** The shipped files and the SHA-256 of each (datasets/dates/SHA256SUMS). */
+export const DATE_FILES: Record<keyof typeof DATE_SPLITS, { file: string; sha256: string }> = {
+  train: { file: "dates/dates-train.tsv.gz", sha256: "78524134c702ac90a365833594b291e4523f85955bd984b00779614e82b87124" },
+  val: { file: "dates/dates-val.tsv.gz", sha256: "a9412a43bebcf6f26d9b07ec20b75410f9d73df7caa63f5289f6ded7ca52bb8f" },
+  test: { file: "dates/dates-test.tsv.gz", sha256: "ba20936819afc0de560b219941605d17ecfff2f790272df1f20361187bc43d00" },
+};
+
+/**
+ * One shipped split, checksum verified, every line checked: "words<TAB>YYYY-MM-DD" with a real calendar date and
+ * the number of pairs the split should have. A bad line is a CorpusError naming the file and the line.
+ */
+export function loadDates(split: keyof typeof DATE_SPLITS, dir: string = datasetsDir()): DatePair[] {
+  const spec = DATE_FILES[split];
+  if (!spec) throw new RangeError(`loadDates: no split "${String(split)}"; use train, val or test`);
+  const file = path.join(dir, spec.file);
+  const lines = loadGzipText(file, spec.sha256).split("\n");
+  if (lines.pop() !== "") throw new CorpusError(`${file}: does not end with a newline`);
+  const pairs = lines.map((line, i) => {
+    const m = /^([a-z ,-]+)\t(\d{4})-(\d{2})-(\d{2})$/.exec(line);
+    const [y, mo, d] = m ? [Number(m[2]), Number(m[3]), Number(m[4])] : [0, 0, 0];
+    if (!m || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo)) throw new CorpusError(`${file}: line ${i + 1} is not "words<TAB>a real YYYY-MM-DD": ${JSON.stringify(line)}`);
+    return { words: m[1]!, iso: `${m[2]}-${m[3]}-${m[4]}` };
+  });
+  if (pairs.length !== DATE_SPLITS[split].n) throw new CorpusError(`${file}: ${pairs.length} pairs, expected ${DATE_SPLITS[split].n}`);
+  return pairs;
 }
