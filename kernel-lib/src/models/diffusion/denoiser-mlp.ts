@@ -7,6 +7,7 @@
  * Index convention: timesteps are the paper's t = 1..T (see schedules.ts).
  */
 import * as tf from "@tensorflow/tfjs";
+import { Denoiser } from "./denoiser";
 import { timesteps } from "./forward";
 import { NoiseSchedule, ScheduleKind, noiseSchedule } from "./schedules";
 import { timestepEmbedding } from "./time-embedding";
@@ -73,7 +74,7 @@ function checkMlpConfig(c: DiffusionMlpConfig): DiffusionMlpConfig {
  * The condition is concatenated rather than added through separate matrices: the same function class, with
  * half as many variables, and on the CPU each variable costs Adam about ten small ops per step.
  */
-export class DiffusionMlp {
+export class DiffusionMlp implements Denoiser {
   readonly config: DiffusionMlpConfig;
   private readonly vars = new Map<string, tf.Variable>();
   private disposed = false;
@@ -140,8 +141,13 @@ export class DiffusionMlp {
     return this.variables.reduce((s, v) => s + v.size, 0);
   }
 
+  /** A new MLP of the same config (weights from seed 0, to be overwritten). */
+  fresh(): DiffusionMlp {
+    return new DiffusionMlp(this.config, new Rng(0));
+  }
+
   /** Copies another model's weights into this one (same config), e.g. to start a weight average. */
-  copyFrom(other: DiffusionMlp): void {
+  copyFrom(other: Denoiser): void {
     const theirs = other.weights();
     for (const [name, v] of this.vars) v.assign(theirs[name]!);
   }

@@ -3,7 +3,7 @@
  * Taught in notebooks/05-diffusion.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
-import { DiffusionMlp } from "./denoiser-mlp";
+import { Denoiser } from "./denoiser";
 import { qSample, sampleTimesteps } from "./forward";
 import { NoiseSchedule } from "./schedules";
 import { Rng } from "../../runtime/random";
@@ -13,7 +13,7 @@ import { Rng } from "../../runtime/random";
  * sqrt(1 - alphaBar_t) eps, t) ||^2, averaged over the batch and the data dimensions (a mean squared error).
  * `t` holds one timestep per row, `noise` is eps shaped like x0, `labels` the classes when conditioned.
  */
-export function epsilonLoss(model: DiffusionMlp, schedule: NoiseSchedule, x0: tf.Tensor, t: ArrayLike<number>, noise: tf.Tensor, labels?: ArrayLike<number> | null): tf.Scalar {
+export function epsilonLoss(model: Denoiser, schedule: NoiseSchedule, x0: tf.Tensor, t: ArrayLike<number>, noise: tf.Tensor, labels?: ArrayLike<number> | null): tf.Scalar {
   return tf.tidy(() => {
     const B = x0.shape[0]!;
     const xt = qSample(schedule, x0, t, noise);
@@ -26,7 +26,7 @@ export function epsilonLoss(model: DiffusionMlp, schedule: NoiseSchedule, x0: tf
  * L_simple over a whole set with timesteps and noise drawn from `seed`: the same weights give the same number
  * every time, so a checkpoint's recorded loss can be checked. Computed in batches of 500; a plain number.
  */
-export function evaluateEpsilonLoss(model: DiffusionMlp, schedule: NoiseSchedule, x0: tf.Tensor, seed: number, labels?: ArrayLike<number> | null): number {
+export function evaluateEpsilonLoss(model: Denoiser, schedule: NoiseSchedule, x0: tf.Tensor, seed: number, labels?: ArrayLike<number> | null): number {
   const r = new Rng(seed);
   const n = x0.shape[0]!;
   const t = sampleTimesteps(n, schedule.T, r);

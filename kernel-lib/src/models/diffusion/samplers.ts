@@ -3,7 +3,7 @@
  * with classifier-free guidance (Ho and Salimans 2022, eq. 6). Taught in notebooks/05-diffusion.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
-import { DiffusionMlp } from "./denoiser-mlp";
+import { Denoiser } from "./denoiser";
 import { posteriorCoefficients, predictX0 } from "./forward";
 import { NoiseSchedule } from "./schedules";
 import { Rng } from "../../runtime/random";
@@ -36,7 +36,7 @@ export interface DiffusionSampleResult {
 }
 
 /** eps_theta with classifier-free guidance when asked: one batch of 2n rows (conditional, then unconditional). */
-function guidedNoise(model: DiffusionMlp, x: tf.Tensor2D, t: number, labels: ArrayLike<number> | null, w: number): tf.Tensor2D {
+function guidedNoise(model: Denoiser, x: tf.Tensor2D, t: number, labels: ArrayLike<number> | null, w: number): tf.Tensor2D {
   if (w === 0) return model.predictNoise(x, t, labels);
   return tf.tidy(() => {
     const n = x.shape[0];
@@ -47,7 +47,7 @@ function guidedNoise(model: DiffusionMlp, x: tf.Tensor2D, t: number, labels: Arr
   });
 }
 
-function checkSampleOptions(model: DiffusionMlp, o: DiffusionSampleOptions): { labels: ArrayLike<number> | null; w: number } {
+function checkSampleOptions(model: Denoiser, o: DiffusionSampleOptions): { labels: ArrayLike<number> | null; w: number } {
   if (!Number.isInteger(o.n) || o.n < 1) throw new RangeError(`sampler: n must be a positive integer, got ${o.n}`);
   const w = o.guidance ?? 0;
   const labels = o.labels ?? null;
@@ -65,7 +65,7 @@ function checkSampleOptions(model: DiffusionMlp, o: DiffusionSampleOptions): { l
  * tf.randomNormal(..., r.seed()) and the noise of step t (T..2) the next r.seed(), so a loop written out in
  * a notebook can reproduce the samples exactly.
  */
-export function ddpmSample(model: DiffusionMlp, schedule: NoiseSchedule, options: DiffusionSampleOptions & { variance?: "beta" | "posterior" }): DiffusionSampleResult {
+export function ddpmSample(model: Denoiser, schedule: NoiseSchedule, options: DiffusionSampleOptions & { variance?: "beta" | "posterior" }): DiffusionSampleResult {
   const { labels, w } = checkSampleOptions(model, options);
   const rng = new Rng(options.seed);
   const keep = new Set(options.keep ?? []);
@@ -106,7 +106,7 @@ export function ddimTimesteps(T: number, steps: number): number[] {
  * sigma = eta sqrt((1 - alphaBar_s) / (1 - alphaBar_t)) sqrt(1 - alphaBar_t / alphaBar_s). With eta = 0 (the
  * default) the map from x_T to x_0 is deterministic: only the starting noise depends on the seed.
  */
-export function ddimSample(model: DiffusionMlp, schedule: NoiseSchedule, options: DiffusionSampleOptions & { steps?: number; eta?: number }): DiffusionSampleResult {
+export function ddimSample(model: Denoiser, schedule: NoiseSchedule, options: DiffusionSampleOptions & { steps?: number; eta?: number }): DiffusionSampleResult {
   const { labels, w } = checkSampleOptions(model, options);
   const rng = new Rng(options.seed);
   const eta = options.eta ?? 0;

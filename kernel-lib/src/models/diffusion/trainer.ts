@@ -3,7 +3,7 @@
  * classifier-free guidance. Taught in notebooks/05-diffusion.ipynb; scripts/train-diffusion.ts runs the same code.
  */
 import * as tf from "@tensorflow/tfjs";
-import { DiffusionMlp } from "./denoiser-mlp";
+import { Denoiser } from "./denoiser";
 import { sampleTimesteps } from "./forward";
 import { epsilonLoss } from "./loss";
 import { NoiseSchedule } from "./schedules";
@@ -37,17 +37,17 @@ export interface DiffusionTrainerOptions {
 }
 
 /**
- * What a training loop needs to train a {@link DiffusionMlp} on a fixed set of examples with L_simple
+ * What a training loop needs to train a denoiser ({@link Denoiser}: the MLP or the U-Net) on a fixed set of examples with L_simple
  * (Ho et al. 2020, Algorithm 1): batches from a reshuffled-every-epoch order, a uniform t per example, fresh
  * noise, one Adam step. `step()` plugs into kernel-lib's `train()`.
  */
-export class DiffusionTrainer {
-  readonly model: DiffusionMlp;
+export class DiffusionTrainer<M extends Denoiser = Denoiser> {
+  readonly model: M;
   readonly schedule: NoiseSchedule;
   readonly optimizer: tf.Optimizer;
   readonly batchSize: number;
   /** The weight average, or null when emaDecay is 0. Sample from it: it is what the lesson reports. */
-  readonly average: DiffusionMlp | null;
+  readonly average: M | null;
   private readonly data: tf.Tensor2D;
   private readonly labels: Int32Array | null;
   private readonly dropClass: number;
@@ -60,7 +60,7 @@ export class DiffusionTrainer {
   steps = 0;
 
   /** @param data (N, dataDim) or (N, 28, 28); the trainer keeps its own flattened copy. */
-  constructor(model: DiffusionMlp, schedule: NoiseSchedule, data: tf.Tensor, options: DiffusionTrainerOptions) {
+  constructor(model: M, schedule: NoiseSchedule, data: tf.Tensor, options: DiffusionTrainerOptions) {
     this.model = model;
     this.schedule = schedule;
     this.batchSize = options.batchSize ?? 256;
@@ -79,7 +79,7 @@ export class DiffusionTrainer {
     this.optimizer = tf.train.adam(this.learningRate);
     this.batches = new EpochOrder(this.data.shape[0], this.batchSize, this.rng);
     if (this.emaDecay > 0) {
-      this.average = new DiffusionMlp(model.config, new Rng(0));
+      this.average = model.fresh() as M;
       this.average.copyFrom(model);
     } else {
       this.average = null;
