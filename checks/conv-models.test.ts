@@ -10,32 +10,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
+import { checkDirectional, checkGradients } from "./lib/gradients";
 import { batchNorm2d, ConvVae, createFashionGan, DcganDiscriminator, DcganGenerator, loadConvVae, Rng, tf, useBestBackend, VaeTrainer } from "kernel-lib";
-
-/** Central finite differences of `loss` at three random entries of each named variable, against `grads`. */
-function checkGradients(vars: Record<string, tf.Variable>, loss: () => tf.Scalar, names: string[], seed: number): void {
-  const { grads } = tf.variableGrads(loss, names.map((n) => vars[n]!));
-  const r = new Rng(seed);
-  for (const name of names) {
-    const v = vars[name]!;
-    const g = grads[v.name]!.dataSync();
-    for (let k = 0; k < 3; k++) {
-      const i = r.int(v.size);
-      const base = v.dataSync().slice();
-      const at = (delta: number) => {
-        const w = base.slice();
-        w[i] = w[i]! + delta;
-        v.assign(tf.tensor(w, v.shape));
-        return tf.tidy(() => loss().dataSync()[0]!);
-      };
-      const h = 1e-3;
-      const fd = (at(h) - at(-h)) / (2 * h);
-      v.assign(tf.tensor(base, v.shape));
-      assert.ok(Math.abs(fd - g[i]!) <= 2e-3 + 0.05 * Math.abs(fd), `${name}[${i}]: finite difference ${fd}, gradient ${g[i]}`);
-    }
-  }
-  tf.dispose(Object.values(grads));
-}
 
 test("DCGAN: shapes, parameter counts by the layer formula, seeded weights", async () => {
   await useBestBackend({ verbose: false });
@@ -124,30 +100,6 @@ test("ConvVae: shapes, parameter count by the layer formula, loss equal to BCE +
   tf.dispose([x, eps, mean, logVar, z, logits, per.loss, per.reconstruction, per.kl]);
   vae.dispose();
 });
-
-/**
- * The directional derivative of `loss` along random unit directions (over all of `vars` at once), by central
- * differences, against Σ grad·u. A sum over 784 pixels is too large a loss for per-entry differences in float32.
- */
-function checkDirectional(vars: tf.Variable[], loss: () => tf.Scalar, seed: number): void {
-  const { grads } = tf.variableGrads(loss, vars);
-  const r = new Rng(seed);
-  for (let k = 0; k < 3; k++) {
-    const dirs = vars.map((v) => Float32Array.from({ length: v.size }, () => r.normal()));
-    const norm = Math.sqrt(dirs.reduce((s, d) => s + d.reduce((a, x) => a + x * x, 0), 0));
-    const bases = vars.map((v) => v.dataSync().slice());
-    const at = (h: number) => {
-      vars.forEach((v, j) => v.assign(tf.tensor(bases[j]!.map((w, i) => w + (h * dirs[j]![i]!) / norm), v.shape)));
-      return tf.tidy(() => loss().dataSync()[0]!);
-    };
-    const h = 1e-2;
-    const fd = (at(h) - at(-h)) / (2 * h);
-    vars.forEach((v, j) => v.assign(tf.tensor(bases[j]!, v.shape)));
-    const analytic = vars.reduce((s, v, j) => s + Array.from(grads[v.name]!.dataSync() as Float32Array).reduce((a, g, i) => a + (g * dirs[j]![i]!) / norm, 0), 0);
-    assert.ok(Math.abs(fd - analytic) <= 0.02 * Math.abs(analytic) + 0.05, `direction ${k}: finite difference ${fd}, gradient·u ${analytic}`);
-  }
-  tf.dispose(Object.values(grads));
-}
 
 test("ConvVae gradients match finite differences along random directions (tiny: latent 2, channels 2 and 3)", async () => {
   await useBestBackend({ verbose: false });
