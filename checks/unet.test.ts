@@ -72,9 +72,10 @@ test("DiffusionTrainer trains a U-Net and DDPM samples from it without leaks; th
   assert.deepEqual(samples.shape, [2, 784]);
   tf.dispose([samples, ...trajectory.map((s) => s.x)]);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aigc-unet-"));
-  await u.save(path.join(dir, "u.ckpt"), 3);
+  await u.save(path.join(dir, "u.ckpt"), schedule, 3);
   const loaded = loadUNet(path.join(dir, "u.ckpt"));
   const x = tf.randomNormal([1, 784], 0, 1, "float32", 10);
+  assert.equal(loaded.schedule.T, 10);
   assert.deepEqual(Array.from(tf.tidy(() => loaded.model.predictNoise(x, 4).dataSync())), Array.from(tf.tidy(() => u.predictNoise(x, 4).dataSync())));
   fs.rmSync(dir, { recursive: true });
   tf.dispose([data, x]);

@@ -23,7 +23,10 @@
  * Fashion: images scaled to [-1, 1]; every --eval-every steps the test loss L_simple on the first 500 test
  * images (seeded timesteps and noise, so the notebook can reproduce it).
  *
- * Options (defaults: ring | fashion): --steps 3000 | 15000, --batch 512 | 128, --lr 2e-3, --T 100 | 200,
+ * --model unet (fashion only) trains the U-Net denoiser (kernel-lib's UNet) instead of the MLP, into
+ * diffusion-fashion-unet.ckpt, with Adam 2e-4 by default.
+ *
+ * Options (defaults: ring | fashion): --model mlp, --steps 3000 | 15000, --batch 512 | 128, --lr 2e-3, --T 100 | 200,
  * --schedule linear (or cosine), --ema 0.99 | 0.999, --scale 8 (ring), --eval-every 1000 | 2500, --seed 0, --source auto (fashion),
  * --out notebooks/checkpoints/diffusion-<ring|ring-classes|fashion>.ckpt.
  */
@@ -35,7 +38,9 @@ import {
   ddpmSample,
   DIFFUSION_IMAGE_CONFIG,
   DIFFUSION_POINTS_CONFIG,
+  Denoiser,
   DiffusionMlp,
+  DiffusionMlpConfig,
   DiffusionTrainer,
   evaluateEpsilonLoss,
   loadFashionMnist,
@@ -48,6 +53,8 @@ import {
   setSeed,
   tf,
   train,
+  UNet,
+  unetConfig,
   useBestBackend,
 } from "kernel-lib";
 import { Options, OptionError } from "./options";
@@ -57,6 +64,7 @@ const EVAL_SEED = 7;
 
 interface Args {
   data: "ring" | "fashion";
+  model: "mlp" | "unet";
   classes: boolean;
   steps: number;
   batch: number;
@@ -72,20 +80,23 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const o = new Options(argv, ["data", "scale", "steps", "batch", "lr", "T", "schedule", "ema", "eval-every", "seed", "source", "out"], ["classes"]);
+  const o = new Options(argv, ["data", "model", "scale", "steps", "batch", "lr", "T", "schedule", "ema", "eval-every", "seed", "source", "out"], ["classes"]);
   const data = o.choice("data", ["ring", "fashion"], "ring");
   const ring = data === "ring";
+  const model = o.choice("model", ["mlp", "unet"], "mlp");
   const classes = o.flag("classes");
   if (classes && !ring) throw new OptionError("--classes is for the ring");
+  if (model === "unet" && ring) throw new OptionError("--model unet is for --data fashion (28x28 images)");
   const repo = path.resolve(__dirname, "..", "..");
-  const name = ring ? (classes ? "diffusion-ring-classes" : "diffusion-ring") : "diffusion-fashion";
+  const name = ring ? (classes ? "diffusion-ring-classes" : "diffusion-ring") : model === "unet" ? "diffusion-fashion-unet" : "diffusion-fashion";
   const real = { integer: false };
   return {
     data,
+    model,
     classes,
     steps: o.number("steps", ring ? 3000 : 15000, { min: 1 }),
     batch: o.number("batch", ring ? 512 : 128, { min: 1 }),
-    lr: o.number("lr", 2e-3, real),
+    lr: o.number("lr", model === "unet" ? 2e-4 : 2e-3, real),
     T: o.number("T", ring ? 100 : 200, { min: 1 }),
     schedule: o.choice<ScheduleKind>("schedule", ["linear", "cosine"], "linear"),
     ema: o.number("ema", ring ? 0.99 : 0.999, real),
@@ -113,7 +124,7 @@ function nearestMode(points: tf.Tensor2D): Int32Array {
 }
 
 /** Coverage of 2,500 seeded samples by each sampler (what the notebook re-measures). */
-function ringEvaluation(model: DiffusionMlp, schedule: NoiseSchedule, labels: number[] | null, scale: number): Record<string, { modes: number; quality: number }> {
+function ringEvaluation(model: Denoiser, schedule: NoiseSchedule, labels: number[] | null, scale: number): Record<string, { modes: number; quality: number }> {
   const out: Record<string, { modes: number; quality: number }> = {};
   const runs = {
     ddpm: () => ddpmSample(model, schedule, { n: 2500, seed: EVAL_SEED, labels }),
@@ -157,8 +168,8 @@ async function main(): Promise<void> {
     dataInfo = { name: "fashion-mnist", source: trainSet.source, train: trainSet.count, test: 500, scale: "[-1, 1]" };
   }
   // 2) Model and trainer.
-  const config = ring ? { ...DIFFUSION_POINTS_CONFIG, numClasses: args.classes ? 8 : 0 } : DIFFUSION_IMAGE_CONFIG;
-  const model = new DiffusionMlp(config, rng.fork());
+  const config = args.model === "unet" ? unetConfig(args.T) : ring ? { ...DIFFUSION_POINTS_CONFIG, numClasses: args.classes ? 8 : 0 } : DIFFUSION_IMAGE_CONFIG;
+  const model: Denoiser = args.model === "unet" ? new UNet(unetConfig(args.T), rng.fork()) : new DiffusionMlp(config as DiffusionMlpConfig, rng.fork());
   const trainer = new DiffusionTrainer(model, schedule, data, {
     batchSize: args.batch,
     learningRate: args.lr,
@@ -168,7 +179,7 @@ async function main(): Promise<void> {
     rng: rng.fork(),
   });
   const sampler = trainer.average ?? model;
-  console.log(`DiffusionMlp ${JSON.stringify(config)}: ${model.parameterCount().toLocaleString("en-US")} parameters; ${args.schedule} schedule, T = ${args.T}; ${args.steps} steps of ${args.batch}, Adam ${args.lr} with cosine decay, EMA ${args.ema}`);
+  console.log(`${args.model === "unet" ? "UNet" : "DiffusionMlp"} ${JSON.stringify(config)}: ${model.parameterCount().toLocaleString("en-US")} parameters; ${args.schedule} schedule, T = ${args.T}; ${args.steps} steps of ${args.batch}, Adam ${args.lr} with cosine decay, EMA ${args.ema}`);
   // 3) Train; evaluation time is measured apart, so the recorded training time is the training alone.
   const history: Record<string, unknown>[] = [];
   let evalSeconds = 0;

@@ -3,6 +3,8 @@
  * notebooks/05-diffusion.ipynb (denoiser-mlp.ts) and the U-Net (unet.ts) both provide it.
  */
 import * as tf from "@tensorflow/tfjs";
+import { NoiseSchedule } from "./schedules";
+import { Checkpoint } from "../../train/checkpoint";
 
 export interface Denoiser {
   /** Numbers per example (784 for a 28x28 image) and classes (0: unconditional; class `numClasses` is "none"). */
@@ -18,5 +20,9 @@ export interface Denoiser {
   /** Copies another denoiser's weights (same architecture) into this one. */
   copyFrom(other: Denoiser): void;
   parameterCount(): number;
+  /** A checkpoint of the denoiser with the name and length of its schedule. */
+  toCheckpoint(schedule: NoiseSchedule, step: number, extra?: Record<string, unknown>): Checkpoint;
+  /** Writes that checkpoint atomically. */
+  save(file: string, schedule: NoiseSchedule, step: number, extra?: Record<string, unknown>): Promise<void>;
   dispose(): void;
 }

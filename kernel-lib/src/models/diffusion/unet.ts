@@ -14,6 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Denoiser } from "./denoiser";
+import { NoiseSchedule, noiseSchedule, ScheduleKind } from "./schedules";
 import { groupNorm } from "../../nn/group-norm";
 import { uniformInit } from "../../nn/init";
 import { Rng } from "../../runtime/random";
@@ -156,11 +157,12 @@ export class UNet implements Denoiser {
       v.assign(w);
     }
   }
-  toCheckpoint(step: number, extra: Record<string, unknown> = {}): Checkpoint {
-    return { kind: UNET_CHECKPOINT_KIND, config: this.config, step, weights: this.weights(), extra };
+  /** A checkpoint of this model and its schedule, as DiffusionMlp's (weights are read when it is saved). */
+  toCheckpoint(schedule: NoiseSchedule, step: number, extra: Record<string, unknown> = {}): Checkpoint {
+    return { kind: UNET_CHECKPOINT_KIND, config: { model: this.config, schedule: { kind: schedule.kind, T: schedule.T } }, step, weights: this.weights(), extra };
   }
-  async save(file: string, step: number, extra: Record<string, unknown> = {}): Promise<void> {
-    await saveCheckpoint(file, this.toCheckpoint(step, extra));
+  async save(file: string, schedule: NoiseSchedule, step: number, extra: Record<string, unknown> = {}): Promise<void> {
+    await saveCheckpoint(file, this.toCheckpoint(schedule, step, extra));
   }
   dispose(): void {
     tf.dispose(this.variables);
@@ -168,14 +170,16 @@ export class UNet implements Denoiser {
   }
 }
 
-/** Loads a U-Net written by {@link UNet.save}. The caller disposes the model. */
-export function loadUNet(file: string): { model: UNet; step: number; extra: Record<string, unknown> } {
+/** Loads a U-Net written by {@link UNet.save}, with its schedule. The caller disposes the model. */
+export function loadUNet(file: string): { model: UNet; schedule: NoiseSchedule; step: number; extra: Record<string, unknown> } {
   const ckpt = loadCheckpoint(file, { kind: UNET_CHECKPOINT_KIND });
   let model: UNet | null = null;
   try {
-    model = new UNet(ckpt.config as UNetConfig, new Rng(0));
+    const saved = ckpt.config as { model: UNetConfig; schedule: { kind: ScheduleKind; T: number } };
+    if (saved.schedule.T !== saved.model.T) throw new Error(`the schedule has T = ${saved.schedule.T}, the U-Net ${saved.model.T}`);
+    model = new UNet(saved.model, new Rng(0));
     model.copyFrom({ weights: () => ckpt.weights as Record<string, tf.Variable> } as Denoiser);
-    return { model, step: ckpt.step, extra: ckpt.extra ?? {} };
+    return { model, schedule: noiseSchedule(saved.schedule.kind, saved.schedule.T), step: ckpt.step, extra: ckpt.extra ?? {} };
   } catch (e) {
     model?.dispose();
     throw new CheckpointError(file, `does not hold a usable U-Net (${(e as Error).message})`);
