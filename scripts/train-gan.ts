@@ -9,7 +9,9 @@
  *   flock /tmp/aigc-train.lock node build/scripts/train-gan.js
  *
  * Options (defaults): --tasks ring,fashion; --variants remedy,plain; --seeds 0,1,2; --steps 10000 (ring
- * steps of batch 512); --fashion-steps 3000 (batch 64); --out-dir notebooks/checkpoints; --max-seconds none
+ * steps of batch 512); --fashion-steps 3000 (batch 64); --dcgan-steps 6000 (task dcgan: the DCGAN pair on Fashion-MNIST,
+ * kernel-lib's createFashionGan with architecture "dcgan", into gan-dcgan.ckpt; not in the default tasks);
+ * --out-dir notebooks/checkpoints; --max-seconds none
  * (stop every run between steps after this long, keeping what it reached, for a machine lent for a fixed
  * time). Checkpoints are also rewritten every 1,000 steps. Runs go in the
  * order remedy seed 0 and plain seed 0 (their weight-averaged generators are shipped), Fashion-MNIST, then
@@ -70,19 +72,21 @@ interface Args {
   seeds: number[];
   steps: number;
   fashionSteps: number;
+  dcganSteps: number;
   outDir: string;
   maxSeconds: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const o = new Options(argv, ["tasks", "variants", "seeds", "steps", "fashion-steps", "out-dir", "max-seconds"]);
+  const o = new Options(argv, ["tasks", "variants", "seeds", "steps", "fashion-steps", "dcgan-steps", "out-dir", "max-seconds"]);
   const repo = path.resolve(__dirname, "..", "..");
   return {
-    tasks: o.list("tasks", "ring,fashion", choiceItem(["ring", "fashion"])),
+    tasks: o.list("tasks", "ring,fashion", choiceItem(["ring", "fashion", "dcgan"])),
     variants: o.list("variants", "remedy,plain", choiceItem(["remedy", "plain"])),
     seeds: o.list("seeds", "0,1,2", integerItem()),
     steps: o.number("steps", 10000, { min: 1 }),
     fashionSteps: o.number("fashion-steps", 3000, { min: 1 }),
+    dcganSteps: o.number("dcgan-steps", 6000, { min: 1 }),
     maxSeconds: o.number("max-seconds", 1e9, { min: 1 }),
     outDir: path.resolve(o.string("out-dir") ?? path.join(repo, "notebooks", "checkpoints")),
   };
@@ -188,9 +192,9 @@ function snapshot(gan: ReturnType<typeof createFashionGan>): string {
   return out;
 }
 
-async function fashionRun(steps: number, ckptPath: string): Promise<void> {
+async function fashionRun(steps: number, ckptPath: string, architecture: "mlp" | "dcgan" = "mlp"): Promise<void> {
   const seed = 0;
-  const config = { ...FASHION_GAN_DEFAULTS };
+  const config = { ...FASHION_GAN_DEFAULTS, architecture, ...(architecture === "dcgan" ? { channels: 64 } : {}) };
   const rng = new Rng(seed);
   const gan = createFashionGan(config, rng);
   const dataRng = rng.fork();
@@ -256,6 +260,7 @@ async function main(): Promise<void> {
   };
   for (const [v, s] of first) await oneRing(v, s);
   if (args.tasks.includes("fashion")) await fashionRun(args.fashionSteps, path.join(args.outDir, "gan-fashion.ckpt"));
+  if (args.tasks.includes("dcgan")) await fashionRun(args.dcganSteps, path.join(args.outDir, "gan-dcgan.ckpt"), "dcgan");
   for (const [v, s] of rest) await oneRing(v, s);
   console.log(`numTensors at the end: ${tf.memory().numTensors}`);
 }
