@@ -6,7 +6,10 @@
  *   flock /tmp/aigc-train.lock node build/scripts/train-vae.js --latent 20 --epochs 20 --source auto
  *   flock /tmp/aigc-train.lock node build/scripts/train-vae.js --latent 2  --epochs 20 --source auto
  *
- * Options (defaults): --latent 20, --epochs 20, --source auto (full set if Debian's dataset-fashion-mnist
+ * --model conv trains the convolutional VAE (kernel-lib's ConvVae, latent 16 by default) into
+ * notebooks/checkpoints/conv-vae-latent<latent>.ckpt instead of the MLP one.
+ *
+ * Options (defaults): --model mlp, --latent 20 (16 for conv), --epochs 20, --source auto (full set if Debian's dataset-fashion-mnist
  * is installed, else the shipped subset), --hidden 512,256, --batch 128, --lr 1e-3, --seed 0,
  * --out notebooks/checkpoints/vae-latent<latent>.ckpt. After every epoch it prints the mean training
  * loss terms and the test negative ELBO (one seeded sample per image); the checkpoint's `extra` records
@@ -14,10 +17,11 @@
  * whole test split used and on the first 500 test images (the shipped test subset, which quick mode uses).
  */
 import * as path from "node:path";
-import { currentBackend, loadFashionMnist, setSeed, tf, train, useBestBackend, Vae, VaeLoss, VaeTrainer } from "kernel-lib";
+import { CONV_VAE_DEFAULT_CONFIG, ConvVae, ConvVaeConfig, currentBackend, loadFashionMnist, setSeed, tf, train, useBestBackend, Vae, VaeConfig, VaeLoss, VaeModel, VaeTrainer } from "kernel-lib";
 import { integerItem, Options } from "./options";
 
 interface Args {
+  model: "mlp" | "conv";
   latent: number;
   epochs: number;
   source: "subset" | "full" | "auto";
@@ -32,10 +36,12 @@ interface Args {
 const EVAL_SEED = 1;
 
 function parseArgs(argv: string[]): Args {
-  const o = new Options(argv, ["latent", "epochs", "source", "hidden", "batch", "lr", "seed", "out"]);
-  const latent = o.number("latent", 20, { min: 1 });
+  const o = new Options(argv, ["model", "latent", "epochs", "source", "hidden", "batch", "lr", "seed", "out"]);
+  const model = o.choice("model", ["mlp", "conv"], "mlp");
+  const latent = o.number("latent", model === "conv" ? 16 : 20, { min: 1 });
   const repo = path.resolve(__dirname, "..", "..");
   return {
+    model,
     latent,
     epochs: o.number("epochs", 20, { min: 1 }),
     source: o.choice("source", ["subset", "full", "auto"], "auto"),
@@ -43,7 +49,7 @@ function parseArgs(argv: string[]): Args {
     batch: o.number("batch", 128, { min: 1 }),
     lr: o.number("lr", 1e-3, { integer: false, min: 0, minIncluded: false }),
     seed: o.number("seed", 0, { min: -Infinity }),
-    out: path.resolve(o.string("out") ?? path.join(repo, "notebooks", "checkpoints", `vae-latent${latent}.ckpt`)),
+    out: path.resolve(o.string("out") ?? path.join(repo, "notebooks", "checkpoints", model === "conv" ? `conv-vae-latent${latent}.ckpt` : `vae-latent${latent}.ckpt`)),
   };
 }
 
@@ -62,11 +68,11 @@ async function main(): Promise<void> {
   console.log(testSet.description);
   const test500 = testSet.images.slice(0, 500);
   // 2) Model and trainer.
-  const config = { inputDim: 784, hiddenDims: args.hidden, latentDim: args.latent };
-  const model = new Vae(config, rng.fork());
+  const config = args.model === "conv" ? { ...CONV_VAE_DEFAULT_CONFIG, latentDim: args.latent } : { inputDim: 784, hiddenDims: args.hidden, latentDim: args.latent };
+  const model: VaeModel = args.model === "conv" ? new ConvVae(config as ConvVaeConfig, rng.fork()) : new Vae(config as VaeConfig, rng.fork());
   const trainer = new VaeTrainer(model, trainSet.images, { batchSize: args.batch, learningRate: args.lr, rng: rng.fork() });
   const steps = args.epochs * trainer.stepsPerEpoch;
-  console.log(`VAE ${JSON.stringify(config)}: ${model.parameterCount().toLocaleString("en-US")} parameters; ${args.epochs} epochs x ${trainer.stepsPerEpoch} steps of ${args.batch}, Adam ${args.lr}`);
+  console.log(`${args.model === "conv" ? "ConvVae" : "VAE"} ${JSON.stringify(config)}: ${model.parameterCount().toLocaleString("en-US")} parameters; ${args.epochs} epochs x ${trainer.stepsPerEpoch} steps of ${args.batch}, Adam ${args.lr}`);
   // 3) Train, evaluating on the test split after every epoch.
   const history: { epoch: number; train: VaeLoss<number>; test: VaeLoss<number>; seconds: number }[] = [];
   let epochSums = { loss: 0, reconstruction: 0, kl: 0 };
