@@ -93,6 +93,7 @@ export * from "./models/seq2seq/cross-attention";
 export * from "./models/seq2seq/encoder-decoder";
 export * from "./models/seq2seq/decode";
 export * from "./models/seq2seq/trainer";
+export * from "./models/latent/autoencoder";
 export * from "./models/classifier/fashion-classifier";
 export * from "./models/classifier/trainer";
 export * from "./models/classifier/evaluate";

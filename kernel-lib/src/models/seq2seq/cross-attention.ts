@@ -2,7 +2,8 @@
  * Multi-head cross-attention: the queries come from one sequence (the decoder's), the keys and values from
  * another (the encoder's output), softmax(Q Kᵀ / √d_k) V in every head (Vaswani et al. 2017, §3.2.3). It is
  * lesson 01's scaledDotProductAttention (models/attention.ts) with keys and values projected from other inputs.
- * For the encoder-decoder lesson that follows notebooks/02-transformer.ipynb (not yet written).
+ * For the encoder-decoder lesson that follows notebooks/02-transformer.ipynb and the latent diffusion model
+ * (models/latent/), neither taught yet.
  */
 import * as tf from "@tensorflow/tfjs";
 import { AttentionResult, scaledDotProductAttention } from "../attention";
@@ -14,18 +15,20 @@ export class MultiHeadCrossAttention {
   readonly dK: number;
   readonly weights: { wq: tf.Variable; wk: tf.Variable; wv: tf.Variable; wo: tf.Variable; bq: tf.Variable; bk: tf.Variable; bv: tf.Variable; bo: tf.Variable };
 
+  /** @param dMemory width of the sequence the keys and values come from (default dModel). */
   constructor(
     readonly dModel: number,
     readonly numHeads: number,
     r: Rng,
+    readonly dMemory = dModel,
   ) {
     if (!Number.isInteger(dModel) || !Number.isInteger(numHeads) || numHeads < 1 || dModel % numHeads !== 0) {
       throw new RangeError(`MultiHeadCrossAttention: numHeads (${numHeads}) must be a positive integer dividing dModel (${dModel})`);
     }
     this.dK = dModel / numHeads;
-    const w = () => tf.tidy(() => tf.variable(tf.randomNormal([dModel, dModel], 0, 0.02, "float32", r.seed())));
+    const w = (rows: number) => tf.tidy(() => tf.variable(tf.randomNormal([rows, dModel], 0, 0.02, "float32", r.seed())));
     const b = () => tf.tidy(() => tf.variable(tf.zeros([dModel])));
-    this.weights = { wq: w(), wk: w(), wv: w(), wo: w(), bq: b(), bk: b(), bv: b(), bo: b() };
+    this.weights = { wq: w(dModel), wk: w(dMemory), wv: w(dMemory), wo: w(dModel), bq: b(), bk: b(), bv: b(), bo: b() };
   }
 
   private split(x: tf.Tensor): tf.Tensor {
@@ -34,12 +37,12 @@ export class MultiHeadCrossAttention {
   }
 
   /**
-   * Queries from `x` (B, Tq, d), keys and values from `memory` (B, Tk, d) -> output (B, Tq, d) and weights
+   * Queries from `x` (B, Tq, d), keys and values from `memory` (B, Tk, dMemory) -> output (B, Tq, d) and weights
    * (B, h, Tq, Tk). `mask` broadcasts to (B, h, Tq, Tk): a key padding mask (B, 1, 1, Tk) hides padded keys.
    */
   apply(x: tf.Tensor, memory: tf.Tensor, mask?: tf.Tensor): AttentionResult {
-    if (x.rank !== 3 || memory.rank !== 3 || x.shape[2] !== this.dModel || memory.shape[2] !== this.dModel || x.shape[0] !== memory.shape[0]) {
-      throw new ShapeError(`MultiHeadCrossAttention: x [${x.shape.join(", ")}] and memory [${memory.shape.join(", ")}] must be [B, T, ${this.dModel}] with the same B`);
+    if (x.rank !== 3 || memory.rank !== 3 || x.shape[2] !== this.dModel || memory.shape[2] !== this.dMemory || x.shape[0] !== memory.shape[0]) {
+      throw new ShapeError(`MultiHeadCrossAttention: x [${x.shape.join(", ")}] and memory [${memory.shape.join(", ")}] must be [B, T, ${this.dModel}] and [B, S, ${this.dMemory}]`);
     }
     const W = this.weights;
     return tf.tidy(() => {

@@ -11,6 +11,11 @@ import { Checkpoint, saveCheckpoint } from "../../train/checkpoint";
 
 export abstract class VaeModel {
   protected disposed = false;
+  /**
+   * The weight β of the KL term in the training objective reconstruction + β·KL (1: the ELBO itself; latent
+   * diffusion's autoencoder uses a tiny β). Evaluation always reports the ELBO's two terms unweighted.
+   */
+  klWeight = 1;
   /** The class's name, for error messages. */
   protected abstract readonly label: string;
   /** Size of the code z. */
@@ -75,7 +80,7 @@ export abstract class VaeModel {
         const l = this.loss(x, seed);
         // keep() survives minimize's tidy; the caller gets them.
         terms = { reconstruction: tf.keep(l.reconstruction), kl: tf.keep(l.kl) };
-        return l.loss;
+        return this.klWeight === 1 ? l.loss : (tf.add(l.reconstruction, tf.mul(l.kl, this.klWeight)) as tf.Scalar);
       },
       true,
       Object.values(this.weights()),
