@@ -11,6 +11,7 @@
  */
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import { registerConvKernels } from "./native-conv";
 
 /** The addon's functions (kernel-lib/native/src/fast.cc documents the arguments). */
 export interface NativeKernels {
@@ -457,6 +458,7 @@ export function registerFastKernels(): FastKernels {
   const transpose = tf.getKernel("Transpose", "wasm");
   if (transpose && !originals.has("Transpose")) originals.set("Transpose", transpose);
   const loaded = loadNative();
+  registerConvKernels(loaded.ok ? loaded.native : null);
   if (loaded.ok) {
     const native = loaded.native;
     override("BatchMatMul", (args) => nativeMatMul(native, "BatchMatMul", args));

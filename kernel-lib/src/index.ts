@@ -22,5 +22,6 @@ export * from "./gan";
 export * from "./vae";
 export * from "./wasm-kernels";
 export * from "./fast";
+export * from "./native-conv";
 export * from "./rich";
 export * from "./diffusion";

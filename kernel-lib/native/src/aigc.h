@@ -184,8 +184,10 @@ struct Operand {
   long cs;  // stride between columns (floats)
 };
 
-// C = A (M x K) * B (K x N) on a block of C: rows [m0, m1), columns [n0, n1), on the calling thread.
-void GemmBlock(const Operand& a, const Operand& b, float* c, long ldc, int m0, int m1, int n0, int n1, int k);
+// C = A (M x K) * B (K x N) on a block of C: rows [m0, m1), columns [n0, n1), on the calling thread;
+// C += A B when `accumulate`.
+void GemmBlock(const Operand& a, const Operand& b, float* c, long ldc, int m0, int m1, int n0, int n1, int k,
+               bool accumulate = false);
 
 // One large product on all threads around one shared packed B panel; `epilogue(m0, m1, n0, n1)` runs
 // on each finished block of C.
@@ -216,5 +218,8 @@ napi_value PowScalar(napi_env env, napi_callback_info info);  // elementwise.cc
 napi_value Compare(napi_env env, napi_callback_info info);    // elementwise.cc
 napi_value Select(napi_env env, napi_callback_info info);     // elementwise.cc
 napi_value LeakyRelu(napi_env env, napi_callback_info info);  // elementwise.cc
+napi_value Conv2D(napi_env env, napi_callback_info info);              // conv.cc
+napi_value Conv2DBackpropInput(napi_env env, napi_callback_info info); // conv.cc
+napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info);// conv.cc
 
 }  // namespace aigc

@@ -183,9 +183,10 @@ Kernel PickKernel() {
 // ---------------------------------------------------------------------------------------------
 // SGEMM on a block of C: rows [m0, m1), columns [n0, n1) of C = A (M x K) * B (K x N).
 
-void GemmBlock(const Operand& a, const Operand& b, float* c, long ldc, int m0, int m1, int n0, int n1, int k) {
+void GemmBlock(const Operand& a, const Operand& b, float* c, long ldc, int m0, int m1, int n0, int n1, int k, bool accumulate) {
   if (m0 >= m1 || n0 >= n1) return;
   if (k == 0) {
+    if (accumulate) return;
     for (int i = m0; i < m1; i++) std::fill(c + i * ldc + n0, c + i * ldc + n1, 0.0f);
     return;
   }
@@ -203,7 +204,7 @@ void GemmBlock(const Operand& a, const Operand& b, float* c, long ldc, int m0, i
           const float* bp = buf.b + jr * kc;
           for (int ir = 0; ir < mc; ir += MR) {
             kernel(kc, buf.a + ir * kc, bp, c + (ic + ir) * ldc + jc + jr, ldc, std::min(MR, mc - ir), std::min(NR, nc - jr),
-                   pc > 0);
+                   pc > 0 || accumulate);
           }
         }
       }
