@@ -23,5 +23,6 @@ export * from "./vae";
 export * from "./wasm-kernels";
 export * from "./fast";
 export * from "./native-conv";
+export * from "./fused-adam";
 export * from "./rich";
 export * from "./diffusion";

@@ -221,5 +221,6 @@ napi_value LeakyRelu(napi_env env, napi_callback_info info);  // elementwise.cc
 napi_value Conv2D(napi_env env, napi_callback_info info);              // conv.cc
 napi_value Conv2DBackpropInput(napi_env env, napi_callback_info info); // conv.cc
 napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info);// conv.cc
+napi_value Adam(napi_env env, napi_callback_info info);                // optim.cc
 
 }  // namespace aigc

@@ -15,7 +15,8 @@
 //   that the OS does not schedule in time never delays a call.
 //
 // Files: aigc.h (the pool, argument parsing, SGEMM declarations), runtime.cc (the pool), sgemm.cc,
-// reductions.cc, elementwise.cc, conv.cc; this file registers them.
+// reductions.cc, elementwise.cc, conv.cc, optim.cc;
+// this file registers them.
 
 #include "aigc.h"
 
@@ -47,6 +48,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2d", nullptr, Conv2D, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropInput", nullptr, Conv2DBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropFilter", nullptr, Conv2DBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
