@@ -23,9 +23,10 @@
  *                Res(32+32->32) at 28; output conv 3x3 to 1; Adam 2e-4
  *
  * The three convolutional workloads step with kernel-lib's fusedAdam (tf.train.adam's numbers, one
- * native pass per variable on wasm+native; plain tfjs ops on other backends).
+ * native pass per variable on wasm+native; plain tfjs ops on other backends), and unet normalizes with
+ * kernel-lib's groupNorm (native forward and backward on wasm+native, tfjs ops elsewhere).
  */
-import { tf, fusedAdam } from "kernel-lib";
+import { tf, fusedAdam, groupNorm } from "kernel-lib";
 
 /** One workload, set up on the active backend: `step` runs one iteration and settles. */
 export interface Workload {
@@ -349,12 +350,7 @@ function unet(): Workload {
   const B = 64;
   const vars: tf.Variable[] = [];
   let seed = 500;
-  const groupNorm = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => {
-    const [n, h, w, c] = x.shape as [number, number, number, number];
-    const g = x.reshape([n, h, w, 8, c / 8]);
-    const { mean, variance } = tf.moments(g, [1, 2, 4], true);
-    return tf.add(tf.mul(tf.mul(tf.sub(g, mean), tf.rsqrt(tf.add(variance, 1e-5))).reshape([n, h, w, c]), gamma), beta);
-  };
+  const gn = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => groupNorm(x as tf.Tensor4D, gamma as tf.Tensor1D, beta as tf.Tensor1D, 8, 1e-5);
   const norm = (c: number) => {
     const gamma = tf.variable(tf.ones([c]));
     const beta = tf.variable(tf.zeros([c]));
@@ -369,9 +365,9 @@ function unet(): Workload {
     const n2 = norm(cout);
     const skip = cin === cout ? null : convLayer(1, cin, cout, seed++, vars);
     return (x: tf.Tensor, temb: tf.Tensor) => {
-      let h = silu(groupNorm(conv(x, c1, 1, "same"), n1.gamma, n1.beta));
+      let h = silu(gn(conv(x, c1, 1, "same"), n1.gamma, n1.beta));
       h = tf.add(h, apply(temb, t).reshape([B, 1, 1, cout]));
-      h = silu(groupNorm(conv(h, c2, 1, "same"), n2.gamma, n2.beta));
+      h = silu(gn(conv(h, c2, 1, "same"), n2.gamma, n2.beta));
       return tf.add(h, skip ? conv(x, skip, 1, "valid") : x);
     };
   };

@@ -24,5 +24,6 @@ export * from "./wasm-kernels";
 export * from "./fast";
 export * from "./native-conv";
 export * from "./fused-adam";
+export * from "./image-kernels";
 export * from "./rich";
 export * from "./diffusion";

@@ -10,9 +10,10 @@
  * added in plain TypeScript (correct, slow). Other data formats and dtypes: the package's kernel, or
  * an error naming the shapes when it has none.
  *
- * fast.ts's registerFastKernels calls {@link registerConvKernels}.
+ * fast.ts's registerFastKernels calls {@link registerConvKernels} (which also installs image-kernels.ts's).
  */
 import * as tf from "@tensorflow/tfjs";
+import { registerImageKernels } from "./image-kernels";
 
 /** The addon's convolution functions (kernel-lib/native/src/conv.cc documents the arguments). */
 export interface NativeConv {
@@ -262,6 +263,7 @@ function plainBackpropFilter(args: KernelArgs): tf.TensorInfo {
  * Idempotent; returns true when the native kernels were installed.
  */
 export function registerConvKernels(addon: object | null): boolean {
+  registerImageKernels(addon);
   const native = addon as Partial<NativeConv> | null;
   if (native && typeof native.conv2d === "function" && typeof native.conv2dBackpropInput === "function" && typeof native.conv2dBackpropFilter === "function") {
     const n = native as NativeConv;

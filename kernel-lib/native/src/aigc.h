@@ -189,6 +189,14 @@ struct Operand {
 void GemmBlock(const Operand& a, const Operand& b, float* c, long ldc, int m0, int m1, int n0, int n1, int k,
                bool accumulate = false);
 
+// Packs B (kc x nc, strides rs/cs) into NR-column slivers, k-major inside (Bp[s*kc*NR + k*NR + c]),
+// columns past nc zero.
+void PackB(int kc, int nc, const float* b, long rs, long cs, float* bp);
+
+// C[0:mr, 0:nr] (+)= A (mr <= MR rows, lda apart, read in place) * Bp (one packed kc x NR sliver).
+using RowsKernel = void (*)(int kc, const float* a, long lda, const float* bp, float* c, long ldc, int mr, int nr, bool accumulate);
+RowsKernel PickRowsKernel();
+
 // One large product on all threads around one shared packed B panel; `epilogue(m0, m1, n0, n1)` runs
 // on each finished block of C.
 void GemmShared(Pool& pool, const Operand& a, const Operand& b, float* c, long ldc, int m, int n, int k,
@@ -222,5 +230,7 @@ napi_value Conv2D(napi_env env, napi_callback_info info);              // conv.c
 napi_value Conv2DBackpropInput(napi_env env, napi_callback_info info); // conv.cc
 napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info);// conv.cc
 napi_value Adam(napi_env env, napi_callback_info info);                // optim.cc
+napi_value GroupNormForward(napi_env env, napi_callback_info info);    // norm.cc
+napi_value GroupNormBackward(napi_env env, napi_callback_info info);   // norm.cc
 
 }  // namespace aigc

@@ -60,9 +60,6 @@ float* Scratch(size_t n) {
   return buf.data();
 }
 
-// Rows of im2col(x) per block: about 1 MB of columns, at least a few micro-tiles.
-long BlockRows(long k) { return std::max<long>(4 * MR, std::min<long>(480, (262144 / std::max<long>(k, 1)) / MR * MR)); }
-
 // im2col rows [r0, r1) of M = N*OH*OW (row r = pixel (n, oh, ow)) into buf [(r1 - r0) x K].
 void Im2col(const Geo& g, const float* x, long r0, long r1, float* buf) {
   const long K = g.K(), plane = g.OH * g.OW;
@@ -103,6 +100,42 @@ void Chunks(int chunks, double flops, const std::function<void(int)>& f) {
 // A bias or PReLU weights operand: a float offset (negative: none) and 1 (per channel) or 0 (one value).
 Broadcast ChannelOperand(float* heap, double off, long cs) { return Broadcast{off < 0 ? nullptr : heap + static_cast<size_t>(off), 0, cs}; }
 
+// y = act(conv(x, W) + bias) for geometry `geo`; the filter's element (k, co) is at w[k * rsW + co * csW]
+// (k = (i, j, c) flattened), so a flipped or transposed filter needs no copy.
+void ConvForward(const Geo& geo, const float* x, const float* w, long rsW, long csW, float* y, const Broadcast& bias, int act, float alpha,
+                 const Broadcast& prelu) {
+  const long K = geo.K(), M = geo.M(), CO = geo.CO;
+  // The filter, packed once into NR-column slivers over the whole of K (shared, read-only). The few
+  // output channels make packing im2col's rows too costly: the row micro-kernel reads them in place.
+  const long slivers = (CO + NR - 1) / NR;
+  std::vector<float> store(static_cast<size_t>(slivers * K * NR + 16));
+  float* wp = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(store.data()) + 63) & ~uintptr_t(63));
+  PackB(static_cast<int>(K), static_cast<int>(CO), w, rsW, csW, wp);
+  const RowsKernel kernel = PickRowsKernel();
+  // Rows per block: about 64 KB of im2col rows (in L2 while every sliver of the filter passes over them).
+  const long rb = std::max<long>(MR, std::min<long>(240, 16384 / std::max<long>(K, 1)) / MR * MR);
+  const long blocks = (M + rb - 1) / rb;
+  const bool pointwise = geo.Pointwise();
+  Chunks(static_cast<int>(blocks), 2.0 * M * K * CO, [&](int blk) {
+    const long r0 = blk * rb, r1 = std::min(M, r0 + rb), rows = r1 - r0;
+    const float* a = x + r0 * K;
+    if (!pointwise) {
+      float* buf = Scratch(static_cast<size_t>(rb * K));
+      Im2col(geo, x, r0, r1, buf);
+      a = buf;
+    }
+    float* c = y + r0 * CO;
+    for (long j = 0; j < slivers; j++) {
+      const float* bp = wp + j * K * NR;
+      const int nr = static_cast<int>(std::min<long>(NR, CO - j * NR));
+      for (long r = 0; r < rows; r += MR) {
+        kernel(static_cast<int>(K), a + r * K, K, bp, c + r * CO + j * NR, CO, static_cast<int>(std::min<long>(MR, rows - r)), nr, false);
+      }
+    }
+    Epilogue(c, CO, 0, static_cast<int>(rows), 0, static_cast<int>(CO), bias, act, alpha, prelu);
+  });
+}
+
 }  // namespace
 
 // conv2d(heap, geo, xOff, wOff, yOff, biasOff, biasStride, activation, alpha, preluOff, preluStride):
@@ -134,21 +167,7 @@ napi_value Conv2D(napi_env env, napi_callback_info info) {
   float* y = heap + static_cast<size_t>(yOff);
   const Broadcast bias = ChannelOperand(heap, biasOff, biasStride);
   const Broadcast prelu = ChannelOperand(heap, preluOff, preluStride);
-  const long rb = BlockRows(K);
-  const long blocks = (M + rb - 1) / rb;
-  const bool pointwise = geo.Pointwise();
-  Chunks(static_cast<int>(blocks), 2.0 * M * K * CO, [&](int b) {
-    const long r0 = b * rb, r1 = std::min(M, r0 + rb);
-    const float* a = x + r0 * K;
-    if (!pointwise) {
-      float* buf = Scratch(static_cast<size_t>(rb * K));
-      Im2col(geo, x, r0, r1, buf);
-      a = buf;
-    }
-    float* c = y + r0 * CO;
-    GemmBlock({a, K, 1}, {w, CO, 1}, c, CO, 0, static_cast<int>(r1 - r0), 0, static_cast<int>(CO), static_cast<int>(K));
-    Epilogue(c, CO, 0, static_cast<int>(r1 - r0), 0, static_cast<int>(CO), bias, act, alpha, prelu);
-  });
+  ConvForward(geo, x, w, CO, 1, y, bias, act, alpha, prelu);
   return nullptr;
 }
 
@@ -172,6 +191,22 @@ napi_value Conv2DBackpropInput(napi_env env, napi_callback_info info) {
   const float* w = heap + static_cast<size_t>(wOff);
   float* dx = heap + static_cast<size_t>(dxOff);
   if (geo.N * geo.H * geo.W == 0) return nullptr;
+  // Stride 1: dx is the forward convolution of dy with the filter flipped and its channels swapped
+  // (padding KH-1-PT), so it runs on the forward path, without the scatter.
+  if (geo.SH == 1 && geo.SW == 1 && geo.DH == 1 && geo.DW == 1 && geo.PT <= geo.KH - 1 && geo.PL <= geo.KW - 1) {
+    const Geo t{geo.N, geo.OH, geo.OW, CO, geo.KH, geo.KW, C, geo.H, geo.W, 1, 1, 1, 1, geo.KH - 1 - geo.PT, geo.KW - 1 - geo.PL};
+    std::vector<float> flipped(static_cast<size_t>(K * CO));  // [KH, KW, CO, C]
+    for (long i = 0; i < geo.KH; i++)
+      for (long j = 0; j < geo.KW; j++) {
+        const float* src = w + ((geo.KH - 1 - i) * geo.KW + (geo.KW - 1 - j)) * C * CO;  // [C, CO]
+        float* dst = flipped.data() + (i * geo.KW + j) * CO * C;                       // [CO, C]
+        for (long c = 0; c < C; c++)
+          for (long o = 0; o < CO; o++) dst[o * C + c] = src[c * CO + o];
+      }
+    const Broadcast none{nullptr, 0, 0};
+    ConvForward(t, dy, flipped.data(), C, 1, dx, none, kLinear, 0.0f, none);
+    return nullptr;
+  }
   // Bands of dx rows per image: one band per image when there are images enough for every thread.
   Pool& pool = ThePool();
   const long want = 2 * pool.Size();

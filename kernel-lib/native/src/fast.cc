@@ -15,7 +15,8 @@
 //   that the OS does not schedule in time never delays a call.
 //
 // Files: aigc.h (the pool, argument parsing, SGEMM declarations), runtime.cc (the pool), sgemm.cc,
-// reductions.cc, elementwise.cc, conv.cc, optim.cc;
+// reductions.cc, elementwise.cc, conv.cc, norm.cc,
+// optim.cc;
 // this file registers them.
 
 #include "aigc.h"
@@ -48,6 +49,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2d", nullptr, Conv2D, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropInput", nullptr, Conv2DBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropFilter", nullptr, Conv2DBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"groupNormForward", nullptr, GroupNormForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"groupNormBackward", nullptr, GroupNormBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

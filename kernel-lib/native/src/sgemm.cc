@@ -181,6 +181,86 @@ Kernel PickKernel() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Row micro-kernels: C[0:mr, 0:nr] (+)= A (mr rows of a row-major matrix, lda apart) * Bp (kc x NR,
+// packed). For products with few columns (a convolution's output channels) packing A would cost more
+// than the product itself; the six rows are read in place instead (six sequential streams). Rows past
+// mr repeat the last row (their results are dropped).
+
+void RowsKernelPortable(int kc, const float* a, long lda, const float* bp, float* c, long ldc, int mr, int nr, bool accumulate) {
+  float acc[MR * NR] = {};
+  for (int r = 0; r < mr; r++) {
+    const float* row = a + r * lda;
+    for (int k = 0; k < kc; k++) {
+      const float v = row[k];
+      for (int j = 0; j < NR; j++) acc[r * NR + j] += v * bp[k * NR + j];
+    }
+  }
+  StoreTile(acc, c, ldc, mr, nr, accumulate);
+}
+
+#ifdef AIGC_X86
+__attribute__((target("avx2,fma"))) void RowsKernelAvx2(int kc, const float* a, long lda, const float* bp, float* c, long ldc, int mr, int nr,
+                                                         bool accumulate) {
+  const float* a0 = a;
+  const float* a1 = a + std::min(1, mr - 1) * lda;
+  const float* a2 = a + std::min(2, mr - 1) * lda;
+  const float* a3 = a + std::min(3, mr - 1) * lda;
+  const float* a4 = a + std::min(4, mr - 1) * lda;
+  const float* a5 = a + std::min(5, mr - 1) * lda;
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  for (int k = 0; k < kc; k++) {
+    const __m256 b0 = _mm256_load_ps(bp);
+    const __m256 b1 = _mm256_load_ps(bp + 8);
+    __m256 v = _mm256_broadcast_ss(a0 + k);
+    c00 = _mm256_fmadd_ps(v, b0, c00);
+    c01 = _mm256_fmadd_ps(v, b1, c01);
+    v = _mm256_broadcast_ss(a1 + k);
+    c10 = _mm256_fmadd_ps(v, b0, c10);
+    c11 = _mm256_fmadd_ps(v, b1, c11);
+    v = _mm256_broadcast_ss(a2 + k);
+    c20 = _mm256_fmadd_ps(v, b0, c20);
+    c21 = _mm256_fmadd_ps(v, b1, c21);
+    v = _mm256_broadcast_ss(a3 + k);
+    c30 = _mm256_fmadd_ps(v, b0, c30);
+    c31 = _mm256_fmadd_ps(v, b1, c31);
+    v = _mm256_broadcast_ss(a4 + k);
+    c40 = _mm256_fmadd_ps(v, b0, c40);
+    c41 = _mm256_fmadd_ps(v, b1, c41);
+    v = _mm256_broadcast_ss(a5 + k);
+    c50 = _mm256_fmadd_ps(v, b0, c50);
+    c51 = _mm256_fmadd_ps(v, b1, c51);
+    bp += NR;
+  }
+  alignas(32) float tile[MR * NR];
+  _mm256_store_ps(tile + 0, c00);
+  _mm256_store_ps(tile + 8, c01);
+  _mm256_store_ps(tile + 16, c10);
+  _mm256_store_ps(tile + 24, c11);
+  _mm256_store_ps(tile + 32, c20);
+  _mm256_store_ps(tile + 40, c21);
+  _mm256_store_ps(tile + 48, c30);
+  _mm256_store_ps(tile + 56, c31);
+  _mm256_store_ps(tile + 64, c40);
+  _mm256_store_ps(tile + 72, c41);
+  _mm256_store_ps(tile + 80, c50);
+  _mm256_store_ps(tile + 88, c51);
+  StoreTile(tile, c, ldc, mr, nr, accumulate);
+}
+#endif
+
+RowsKernel PickRowsKernel() {
+#ifdef AIGC_X86
+  if (HasAvx2()) return RowsKernelAvx2;
+#endif
+  return RowsKernelPortable;
+}
+
+// ---------------------------------------------------------------------------------------------
 // SGEMM on a block of C: rows [m0, m1), columns [n0, n1) of C = A (M x K) * B (K x N).
 
 void GemmBlock(const Operand& a, const Operand& b, float* c, long ldc, int m0, int m1, int n0, int n1, int k, bool accumulate) {
