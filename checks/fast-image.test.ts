@@ -1,7 +1,7 @@
 /**
  * The kernels around the convolutions on wasm (kernel-lib/src/image-kernels.ts, native/src/norm.cc):
  * groupNorm forward and gradients against the tfjs-ops formula on the cpu backend, SplitV (concat's
- * gradient) against cpu, leaks, errors.
+ * gradient), AvgPoolGrad and ResizeNearestNeighborGrad (fast and package paths) against cpu, leaks, errors.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -80,4 +80,49 @@ test("concat's gradient (SplitV) and tf.split agree with cpu", async () => {
     return [...gs, ...tf.split(det([6, 10], 9), [2, 3, 5], 1), ...tf.split(det([6, 4, 3], 10), 3, 0), ...tf.split(det([4, 6], 11), [1, -1], -1)];
   };
   await agree(f, f, "concat gradient and split", 0);
+});
+
+test("avgPool gradients agree with cpu and nearest-resize gradients with a reference from the cpu forward pass, fast paths and the package's", async () => {
+  const pool = (shape: number[], k: number, s: number, pad: "valid" | "same", seed: number) => () => {
+    const x = det(shape, seed);
+    const y = tf.avgPool(x as tf.Tensor4D, k, s, pad);
+    const r = det(y.shape, seed + 1);
+    return [y, tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(xx as tf.Tensor4D, k, s, pad), r)))(x)];
+  };
+  for (const [shape, k, s, pad] of [
+    [[2, 8, 8, 3], 2, 2, "valid"], // the fast path
+    [[1, 7, 9, 5], 2, 2, "valid"], // odd sizes: the last row and column get no gradient
+    [[64, 28, 28, 32], 2, 2, "valid"], // the U-Net's
+    [[2, 9, 9, 2], 3, 3, "valid"],
+    [[2, 8, 8, 3], 3, 2, "same"], // the package's kernel
+  ] as [number[], number, number, "valid" | "same"][]) {
+    await agree(pool(shape, k, s, pad, 20), pool(shape, k, s, pad, 20), `avgPool [${shape}] ${k}/${s} ${pad}`, 1e-5);
+  }
+  // tfjs-backend-cpu 4.22's ResizeNearestNeighborGrad reads dy at the images' batch stride (wrong for
+  // batch > 1), so the reference gradient is built from the cpu *forward* pass instead: resize the
+  // element indices, then add each dy value into the element its output pixel read.
+  const resize = (shape: number[], size: [number, number], alignCorners: boolean, halfPixel: boolean, seed: number) => () => {
+    const x = det(shape, seed);
+    const y = tf.image.resizeNearestNeighbor(x as tf.Tensor4D, size, alignCorners, halfPixel);
+    const r = det(y.shape, seed + 1);
+    return [y, tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(xx as tf.Tensor4D, size, alignCorners, halfPixel), r)))(x)];
+  };
+  const reference = (shape: number[], size: [number, number], alignCorners: boolean, halfPixel: boolean, seed: number) => () => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const ids = tf.image.resizeNearestNeighbor(tf.range(0, n).reshape(shape) as tf.Tensor4D, size, alignCorners, halfPixel);
+    const y = tf.image.resizeNearestNeighbor(det(shape, seed) as tf.Tensor4D, size, alignCorners, halfPixel);
+    const r = det(y.shape, seed + 1).dataSync();
+    const dx = new Float64Array(n);
+    ids.dataSync().forEach((id, j) => (dx[id] += r[j]!));
+    return [y, tf.tensor(Array.from(dx), shape)];
+  };
+  for (const [shape, size, ac, hp] of [
+    [[2, 7, 7, 4], [14, 14], false, false], // the fast path
+    [[1, 3, 5, 2], [6, 10], false, true], // half-pixel centers, same mapping at x2
+    [[64, 14, 14, 32], [28, 28], false, false], // the U-Net's
+    [[2, 4, 4, 3], [12, 12], false, false], // x3: the package's kernel
+    [[2, 4, 4, 3], [8, 8], true, false], // alignCorners: the package's kernel
+  ] as [number[], [number, number], boolean, boolean][]) {
+    await agree(resize(shape, size, ac, hp, 30), reference(shape, size, ac, hp, 30), `resizeNearest [${shape}] to ${size} ${ac} ${hp}`, 1e-5);
+  }
 });

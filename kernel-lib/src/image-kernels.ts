@@ -4,6 +4,9 @@
  * - SplitV (the gradient of `tf.concat`, e.g. a U-Net's skip connections): the package's kernel copied
  *   each piece out of the heap and back; here each piece is a registered Slice (with the addon,
  *   fast.ts's copy inside the heap).
+ * - AvgPoolGrad with window = stride and 'valid' padding (a U-Net's 2x2 pooling), and
+ *   ResizeNearestNeighborGrad for an exact x2 upscale: the package's kernels took 10 ms or more for a
+ *   [64, 28, 28, 32] gradient; these are one pass in TypeScript over the heap. Other cases: the package's.
  * - {@link groupNorm}: group normalization over NHWC as one native pass forward and one backward
  *   (kernel-lib/native/src/norm.cc) instead of about twenty kernels (moments over non-adjacent axes,
  *   broadcast arithmetic and their gradients). On other backends, or without the addon, the same
@@ -23,6 +26,7 @@ interface WasmBackend {
   wasm: { HEAPU8: Uint8Array };
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
@@ -30,8 +34,81 @@ type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.
 const GN_FORWARD = "AigcGroupNorm";
 const GN_BACKWARD = "AigcGroupNormGrad";
 
-/** The package's SplitV, saved the first time. */
-let originalSplitV: tf.KernelConfig | undefined;
+/** The package's kernels this file replaces, saved the first time. */
+const originals = new Map<string, tf.KernelConfig>();
+
+function callOriginal(name: string, args: KernelArgs): tf.TensorInfo {
+  return originals.get(name)!.kernelFunc(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+}
+
+/**
+ * dx[n, y, x, c] = dy[n, y / fy, x / fx, c] * scale for y < oh * fy and x < ow * fx, else 0: the gradient
+ * of a k x k average pool with stride k (scale 1 / k^2, "valid") or of a nearest x2 upscale read the
+ * other way (see below). Views are taken after makeOutput (which may grow the heap).
+ */
+function spread(backend: WasmBackend, dy: tf.TensorInfo, xShape: number[], fy: number, fx: number, scale: number): tf.TensorInfo {
+  const out = backend.makeOutput(xShape, "float32");
+  const o = backend.typedArrayFromHeap(out) as Float32Array;
+  const d = backend.typedArrayFromHeap(dy) as Float32Array;
+  const [n, h, w, c] = xShape as [number, number, number, number];
+  const [, oh, ow] = dy.shape as [number, number, number, number];
+  o.fill(0);
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < oh * fy; y++) {
+      const src0 = ((b * oh + Math.floor(y / fy)) * ow) * c;
+      const dst0 = ((b * h + y) * w) * c;
+      for (let x = 0; x < ow * fx; x++) {
+        const s0 = src0 + Math.floor(x / fx) * c;
+        const t0 = dst0 + x * c;
+        for (let k = 0; k < c; k++) o[t0 + k] = d[s0 + k]! * scale;
+      }
+    }
+  }
+  return out;
+}
+
+/** AvgPoolGrad: one pass when the window equals the stride with 'valid' padding; else the package's. */
+function avgPoolGrad(args: KernelArgs): tf.TensorInfo {
+  const { dy, input } = args.inputs;
+  const attrs = args.attrs ?? {};
+  const pair = (v: unknown) => (Array.isArray(v) ? (v as number[]) : [Number(v), Number(v)]);
+  const [kh, kw] = pair(attrs.filterSize);
+  const [sh, sw] = pair(attrs.strides);
+  if (!dy || !input || dy.dtype !== "float32" || input.shape.length !== 4 || attrs.pad !== "valid" || kh !== sh || kw !== sw) return callOriginal("AvgPoolGrad", args);
+  const [n, h, w, c] = input.shape as [number, number, number, number];
+  const expect = [n, Math.floor(h / kh!), Math.floor(w / kw!), c];
+  if (dy.shape.some((d, i) => d !== expect[i])) throw new Error(`AvgPoolGrad: dy [${dy.shape}] must be [${expect}] for input [${input.shape}] and window ${kh}x${kw}`);
+  return spread(args.backend as WasmBackend, dy, input.shape, kh!, kw!, 1 / (kh! * kw!));
+}
+
+/**
+ * ResizeNearestNeighborGrad for an exact x2 upscale without alignCorners (with or without half-pixel
+ * centers, output pixel y reads input y / 2): dx[i] = the sum of dy over its 2 x 2 block. Else the package's.
+ */
+function resizeNearestGrad(args: KernelArgs): tf.TensorInfo {
+  const { images, dy } = args.inputs;
+  const attrs = args.attrs ?? {};
+  if (!images || !dy || dy.dtype !== "float32" || images.shape.length !== 4 || attrs.alignCorners) return callOriginal("ResizeNearestNeighborGrad", args);
+  const [n, h, w, c] = images.shape as [number, number, number, number];
+  if (dy.shape[0] !== n || dy.shape[1] !== 2 * h || dy.shape[2] !== 2 * w || dy.shape[3] !== c) return callOriginal("ResizeNearestNeighborGrad", args);
+  const backend = args.backend as WasmBackend;
+  const out = backend.makeOutput(images.shape, "float32");
+  const o = backend.typedArrayFromHeap(out) as Float32Array;
+  const d = backend.typedArrayFromHeap(dy) as Float32Array;
+  const row = 2 * w * c;
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < h; y++) {
+      const top = ((b * 2 * h + 2 * y) * 2 * w) * c;
+      const dst0 = ((b * h + y) * w) * c;
+      for (let x = 0; x < w; x++) {
+        const s = top + 2 * x * c;
+        const t = dst0 + x * c;
+        for (let k = 0; k < c; k++) o[t + k] = d[s + k]! + d[s + c + k]! + d[s + row + k]! + d[s + row + c + k]!;
+      }
+    }
+  }
+  return out;
+}
 
 const floatOffset = (backend: WasmBackend, t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId).memoryOffset / 4;
 
@@ -134,12 +211,21 @@ export function groupNorm(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D,
   return nativeGroupNorm(x, gamma, beta, groups, eps);
 }
 
-/** Installs SplitV (always) and the group-norm kernels (with the addon) on wasm; idempotent. */
+/** Installs SplitV, AvgPoolGrad and ResizeNearestNeighborGrad (always) and the group-norm kernels (with the addon) on wasm; idempotent. */
 export function registerImageKernels(addon: object | null): void {
-  const current = tf.getKernel("SplitV", "wasm");
-  if (current && !originalSplitV) originalSplitV = current;
-  if (current) tf.unregisterKernel("SplitV", "wasm");
-  tf.registerKernel({ kernelName: "SplitV", backendName: "wasm", kernelFunc: splitV as unknown as tf.KernelFunc });
+  const replaced: [string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]][] = [
+    ["SplitV", splitV],
+    ["AvgPoolGrad", avgPoolGrad],
+    ["ResizeNearestNeighborGrad", resizeNearestGrad],
+  ];
+  for (const [name, kernelFunc] of replaced) {
+    const current = tf.getKernel(name, "wasm");
+    if (!current) continue;
+    if (!originals.has(name)) originals.set(name, current);
+    tf.unregisterKernel(name, "wasm");
+    // The package's setupFunc stays: its own kernel (still called for other cases) needs it.
+    tf.registerKernel({ ...originals.get(name)!, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  }
   for (const name of [GN_FORWARD, GN_BACKWARD]) if (tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
   const native = addon as Partial<NativeNorm> | null;
   if (native && typeof native.groupNormForward === "function" && typeof native.groupNormBackward === "function") {
