@@ -156,6 +156,17 @@ function convGrads(c: Case, seed: number): Fn {
 
 test("conv2d gradients (input and filter) agree with cpu over seeded random shapes", async () => {
   for (const c of [...cases(40, 2), ...cases(41, 2, true)]) await agree(convGrads(c, 42), `grads ${describe(c)}`, 2e-4);
+  // Channels in multiples of 16 (the filter gradient packed straight from x), every stride and padding.
+  const explicit: Pad = [[0, 0], [2, 0], [1, 2], [0, 0]];
+  for (const [x, f, stride, pad] of [
+    [[1, 9, 7, 16], [3, 3, 16, 5], 1, "same"],
+    [[3, 10, 11, 32], [3, 3, 32, 20], 2, "same"],
+    [[2, 12, 9, 48], [4, 4, 48, 7], 2, "valid"],
+    [[2, 8, 8, 16], [3, 2, 16, 33], 1, explicit],
+    [[4, 14, 14, 64], [3, 3, 64, 32], 1, 1],
+  ] as [number[], [number, number, number, number], number, Pad][]) {
+    await agree(convGrads({ x, f, stride, pad }, 43), `grads ${describe({ x, f, stride, pad })}`, 2e-4);
+  }
 });
 
 test("conv2dTranspose and fused conv2d gradients agree with cpu", async () => {

@@ -189,6 +189,14 @@ struct Operand {
 void GemmBlock(const Operand& a, const Operand& b, float* c, long ldc, int m0, int m1, int n0, int n1, int k,
                bool accumulate = false);
 
+// Packs an mc x kc block of A (strides rs/cs) into MR-row slivers, k-major inside
+// (Ap[s*kc*MR + k*MR + r]), rows past mc zero.
+void PackA(int mc, int kc, const float* a, long rs, long cs, float* ap);
+
+// The packed micro-kernel: C[0:mr, 0:nr] (+)= Ap (one MR x kc sliver) * Bp (one kc x NR sliver, 32-byte aligned).
+using Kernel = void (*)(int kc, const float* ap, const float* bp, float* c, long ldc, int mr, int nr, bool accumulate);
+Kernel PickKernel();
+
 // Packs B (kc x nc, strides rs/cs) into NR-column slivers, k-major inside (Bp[s*kc*NR + k*NR + c]),
 // columns past nc zero.
 void PackB(int kc, int nc, const float* b, long rs, long cs, float* bp);

@@ -53,6 +53,14 @@ bool InHeap(Args& g, size_t floats, size_t off, long count, const char* what) {
   return true;
 }
 
+// A per-thread 64-byte aligned scratch buffer of at least n floats (slot 0 or 1: two at once).
+float* AlignedScratch(int slot, size_t n) {
+  thread_local std::vector<float> bufs[2];
+  std::vector<float>& buf = bufs[slot];
+  if (buf.size() < n + 16) buf.resize(n + 16);
+  return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63));
+}
+
 // A per-thread scratch buffer of at least n floats.
 float* Scratch(size_t n) {
   thread_local std::vector<float> buf;
@@ -75,6 +83,16 @@ void Im2col(const Geo& g, const float* x, long r0, long r1, float* buf) {
         continue;
       }
       const float* row = xn + ih * g.W * g.C;
+      if (g.DW == 1) {
+        // The taps of one filter row read adjacent pixels: one copy for the valid ones, zeros around.
+        const long w0 = ow * g.SW - g.PL;
+        const long jlo = std::min(g.KW, std::max<long>(0, -w0)), jhi = std::max(jlo, std::min(g.KW, g.W - w0));
+        std::fill(dst, dst + jlo * g.C, 0.0f);
+        std::memcpy(dst + jlo * g.C, row + (w0 + jlo) * g.C, sizeof(float) * (jhi - jlo) * g.C);
+        std::fill(dst + jhi * g.C, dst + g.KW * g.C, 0.0f);
+        dst += g.KW * g.C;
+        continue;
+      }
       for (long j = 0; j < g.KW; j++, dst += g.C) {
         const long iw = ow * g.SW - g.PL + j * g.DW;
         if (iw < 0 || iw >= g.W) {
@@ -272,9 +290,66 @@ napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info) {
   const float* dy = heap + static_cast<size_t>(dyOff);
   float* dw = heap + static_cast<size_t>(dwOff);
   Pool& pool = ThePool();
-  // Slabs of output pixels, each summed into its own partial filter (slab 0 straight into dW).
-  constexpr long kRows = 256;  // rows per GEMM: one KC-deep panel
+  constexpr long kRows = 256;  // pixels per GEMM: one KC-deep panel
   const long slabs = std::max<long>(1, std::min<long>(4 * pool.Size(), M / (2 * kRows)));
+  if (geo.C % NR == 0 && K * CO <= 65536) {
+    // Channels in whole NR-wide runs: each NR-column sliver of im2col(x) lies inside one tap, so it
+    // is packed straight from x (no im2col buffer). Only while a slab's dW^T (K x CO) stays in L2:
+    // for larger filters the im2col path below measured faster. dW^T [CO x K] = dy^T [CO x pixels] cols [pixels x K]
+    // per slab of pixels, dy^T packed once per block and every sliver used by all its row tiles at once.
+    const Kernel kernel = PickKernel();
+    const long slivers = K / NR, coPad = (CO + MR - 1) / MR * MR;
+    std::vector<float> partial(static_cast<size_t>(slabs * CO * K));
+    Chunks(static_cast<int>(slabs), 2.0 * M * K * CO, [&](int s) {
+      float* out = partial.data() + s * CO * K;
+      const long r0 = M * s / slabs, r1 = M * (s + 1) / slabs;
+      if (r0 >= r1) {
+        std::fill(out, out + CO * K, 0.0f);
+        return;
+      }
+      float* ap = AlignedScratch(0, static_cast<size_t>(coPad * kRows));
+      float* bp = AlignedScratch(1, static_cast<size_t>(kRows * NR));
+      long base[kRows], top[kRows], left[kRows];
+      const long plane = geo.OH * geo.OW;
+      for (long b0 = r0; b0 < r1; b0 += kRows) {
+        const int kc = static_cast<int>(std::min(kRows, r1 - b0));
+        PackA(static_cast<int>(CO), kc, dy + b0 * CO, 1, CO, ap);
+        for (int p = 0; p < kc; p++) {
+          const long r = b0 + p, n = r / plane, oh = (r % plane) / geo.OW, ow = r % geo.OW;
+          base[p] = n * geo.H * geo.W * geo.C;
+          top[p] = oh * geo.SH - geo.PT;
+          left[p] = ow * geo.SW - geo.PL;
+        }
+        for (long j = 0; j < slivers; j++) {
+          const long kk = j * NR, tap = kk / geo.C, c0 = kk % geo.C;
+          const long di = (tap / geo.KW) * geo.DH, dj = (tap % geo.KW) * geo.DW;
+          for (int p = 0; p < kc; p++) {
+            const long ih = top[p] + di, iw = left[p] + dj;
+            float* dst = bp + p * NR;
+            if (ih < 0 || ih >= geo.H || iw < 0 || iw >= geo.W) {
+              std::fill(dst, dst + NR, 0.0f);
+            } else {
+              std::memcpy(dst, x + base[p] + (ih * geo.W + iw) * geo.C + c0, sizeof(float) * NR);
+            }
+          }
+          for (long ir = 0; ir < CO; ir += MR) {
+            kernel(kc, ap + ir * kc, bp, out + ir * K + kk, K, static_cast<int>(std::min<long>(MR, CO - ir)), NR, b0 > r0);
+          }
+        }
+      }
+    });
+    // dW [K x CO] = the slabs' dW^T summed in slab order.
+    ParallelRange(K * CO, [&](long lo, long hi) {
+      for (long i = lo; i < hi; i++) {
+        const long kk = i / CO, co = i % CO;
+        float v = partial[co * K + kk];
+        for (long sl = 1; sl < slabs; sl++) v += partial[(sl * CO + co) * K + kk];
+        dw[i] = v;
+      }
+    });
+    return nullptr;
+  }
+  // Slabs of output pixels, each summed into its own partial filter (slab 0 straight into dW).
   std::vector<float> partial(static_cast<size_t>((slabs - 1) * K * CO));
   const bool pointwise = geo.Pointwise();
   Chunks(static_cast<int>(slabs), 2.0 * M * K * CO, [&](int s) {

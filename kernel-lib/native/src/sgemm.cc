@@ -171,7 +171,6 @@ __attribute__((target("avx2,fma"))) void KernelAvx2(int kc, const float* ap, con
 }
 #endif
 
-using Kernel = void (*)(int, const float*, const float*, float*, long, int, int, bool);
 
 Kernel PickKernel() {
 #ifdef AIGC_X86
