@@ -6,6 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { tf, useBestBackend, registerFastKernels } from "kernel-lib";
 import { evalOutputs, Fn } from "./lib/tensors";
 
@@ -283,4 +284,27 @@ test("without the addon (AIGC_NATIVE=0) the package's kernels and the TypeScript
     delete process.env.AIGC_NATIVE;
     assert.equal(registerFastKernels().native, true);
   }
+});
+
+test("the portable (non-AVX2) row and packed micro-kernels give the AVX2 kernels' convolutions", () => {
+  // A child process per SIMD choice (made once per process): forward, input and filter gradients,
+  // channels in multiples of 16 (the direct filter-gradient path) and not.
+  const script = `
+    const { tf, useBestBackend } = require("kernel-lib");
+    (async () => {
+      const summary = (await useBestBackend({ force: "wasm", verbose: false })).summary;
+      const v = (shape, s) => tf.tensor(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37 + s)), shape);
+      const out = [];
+      for (const [xs, fs, st] of [[[2, 11, 9, 3], [3, 3, 3, 7], 1], [[3, 10, 10, 32], [3, 3, 32, 20], 2]]) {
+        const g = tf.grads((x, w) => tf.sum(tf.square(tf.conv2d(x, w, st, "same"))))([v(xs, 1), v(fs, 2)]);
+        for (const t of g) out.push(...t.dataSync());
+      }
+      process.stdout.write(JSON.stringify({ summary, out }));
+    })();`;
+  const runWith = (simd: string) =>
+    JSON.parse(execFileSync(process.execPath, ["-e", script], { env: { ...process.env, AIGC_NATIVE_SIMD: simd }, encoding: "utf8", maxBuffer: 1 << 26 })) as { summary: string; out: number[] };
+  const portable = runWith("portable");
+  const auto = runWith("auto");
+  assert.match(portable.summary, /native sgemm portable/);
+  assertClose(portable.out, auto.out, "conv gradients portable vs auto", 1e-4);
 });
