@@ -275,6 +275,9 @@ test("without the addon (AIGC_NATIVE=0) the package's kernels and the TypeScript
   try {
     assert.equal(registerFastKernels().native, false);
     for (const c of cases(90, 1)) await agree(convGrads(c, 91), `fallback grads ${describe(c)}`, 2e-4);
+    // Several im2col blocks (about 1M floats each) summed.
+    const many: Case = { x: [8, 32, 32, 32], f: [3, 3, 32, 8], stride: 1, pad: "same" };
+    await agree(convGrads(many, 96), `fallback grads ${describe(many)}`, 2e-4);
     await agree(() => tf.conv2dTranspose(det([2, 4, 4, 3], 92) as tf.Tensor4D, det([4, 4, 5, 3], 93) as tf.Tensor4D, [2, 8, 8, 5], 2, "same"), "fallback conv2dTranspose");
     await useBestBackend({ force: "wasm", verbose: false });
     const buffers = tf.engine().backend.numDataIds();

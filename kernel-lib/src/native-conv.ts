@@ -216,43 +216,53 @@ function nativeBackpropFilter(native: NativeConv, args: KernelArgs): tf.TensorIn
 }
 
 /**
- * Conv2DBackpropFilter without the addon: dW[i, j, c, o] = sum over (n, oh, ow) of
- * x[n, oh*sh - top + i*dh, ow*sw - left + j*dw, c] dy[n, oh, ow, o], summed in float64.
+ * Conv2DBackpropFilter without the addon: dW [K x CO] = im2col(x)^T dy, in blocks of output pixels
+ * (im2col written in TypeScript into the heap, the product by the registered BatchMatMul, i.e. the
+ * package's matMul after fast.ts's explicit transpose), summed in float64.
  */
 function plainBackpropFilter(args: KernelArgs): tf.TensorInfo {
-  const backend = args.backend as WasmBackend;
+  const backend = args.backend as WasmBackend & { disposeData(dataId: object): boolean };
   const { x, dy, info, filterShape } = filterGradInfo(args);
   const [KH, KW, C, CO] = filterShape;
   const { batchSize: N, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW, strideHeight: SH, strideWidth: SW } = info;
   const { dilationHeight: DH, dilationWidth: DW } = info;
   const { top, left } = info.padInfo;
-  const acc = new Float64Array(KH * KW * C * CO);
-  const out = backend.makeOutput(filterShape, "float32");
-  // Views after makeOutput (which may grow the heap).
-  const xs = backend.typedArrayFromHeap(x);
-  const dys = backend.typedArrayFromHeap(dy);
-  for (let n = 0; n < N; n++) {
-    for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow++) {
-        const d0 = ((n * OH + oh) * OW + ow) * CO;
-        for (let i = 0; i < KH; i++) {
-          const ih = oh * SH - top + i * DH;
-          if (ih < 0 || ih >= H) continue;
-          for (let j = 0; j < KW; j++) {
-            const iw = ow * SW - left + j * DW;
-            if (iw < 0 || iw >= W) continue;
-            const x0 = ((n * H + ih) * W + iw) * C;
-            for (let c = 0; c < C; c++) {
-              const xv = xs[x0 + c]!;
-              if (xv === 0) continue;
-              const a0 = ((i * KW + j) * C + c) * CO;
-              for (let o = 0; o < CO; o++) acc[a0 + o]! += xv * dys[d0 + o]!;
-            }
-          }
+  const K = KH * KW * C;
+  const M = N * OH * OW;
+  const acc = new Float64Array(K * CO);
+  const matMul = tf.getKernel("BatchMatMul", "wasm")!;
+  const block = Math.max(1, Math.min(M, Math.floor(1_000_000 / K))); // about 4 MB of im2col per product
+  for (let r0 = 0; r0 < M; r0 += block) {
+    const rows = Math.min(block, M - r0);
+    const cols = backend.makeOutput([1, rows, K], "float32");
+    const dyBlock = backend.makeOutput([1, rows, CO], "float32");
+    // Views after the allocations (which may grow the heap).
+    const xs = backend.typedArrayFromHeap(x);
+    const cv = backend.typedArrayFromHeap(cols) as Float32Array;
+    (backend.typedArrayFromHeap(dyBlock) as Float32Array).set(backend.typedArrayFromHeap(dy).subarray(r0 * CO, (r0 + rows) * CO));
+    cv.fill(0);
+    for (let r = 0; r < rows; r++) {
+      const p = r0 + r;
+      const n = Math.floor(p / (OH * OW));
+      const oh = Math.floor((p % (OH * OW)) / OW);
+      const ow = p % OW;
+      for (let i = 0; i < KH; i++) {
+        const ih = oh * SH - top + i * DH;
+        if (ih < 0 || ih >= H) continue;
+        for (let j = 0; j < KW; j++) {
+          const iw = ow * SW - left + j * DW;
+          if (iw < 0 || iw >= W) continue;
+          const src = ((n * H + ih) * W + iw) * C;
+          cv.set(xs.subarray(src, src + C), r * K + (i * KW + j) * C);
         }
       }
     }
+    const prod = matMul.kernelFunc({ inputs: { a: cols, b: dyBlock }, backend: backend as unknown as tf.KernelBackend, attrs: { transposeA: true, transposeB: false } }) as tf.TensorInfo;
+    const pv = backend.typedArrayFromHeap(prod);
+    for (let i = 0; i < K * CO; i++) acc[i]! += pv[i]!;
+    for (const t of [cols, dyBlock, prod]) backend.disposeData(t.dataId);
   }
+  const out = backend.makeOutput(filterShape, "float32");
   (backend.typedArrayFromHeap(out) as Float32Array).set(acc);
   return out;
 }
