@@ -204,11 +204,150 @@ def char_gpt():
     return step
 
 
+def conv_layer(k, cin, cout, params, transposed=False):
+    """A k x k convolution's weight (He init over k*k*cin, as bench-workloads.ts) and bias."""
+    shape = (cin, cout, k, k) if transposed else (cout, cin, k, k)
+    w = (torch.randn(*shape, device=DEV) * math.sqrt(2 / (k * k * cin))).requires_grad_(True)
+    b = torch.zeros(cout, requires_grad=True, device=DEV)
+    params += [w, b]
+    return w, b
+
+
+def conv(x, layer, stride=1, padding=1):
+    return F.conv2d(x, layer[0], layer[1], stride=stride, padding=padding)
+
+
+def conv_t2(x, layer):
+    """Transposed 4x4 stride-2 convolution doubling the size."""
+    return F.conv_transpose2d(x, layer[0], layer[1], stride=2, padding=1)
+
+
+def dcgan():
+    B = 64
+    gp, dp = [], []
+    g0 = dense(64, 7 * 7 * 128, gp)
+    g1 = conv_layer(4, 128, 64, gp, transposed=True)
+    gamma = torch.ones(64, requires_grad=True, device=DEV)
+    beta = torch.zeros(64, requires_grad=True, device=DEV)
+    gp += [gamma, beta]
+    g2 = conv_layer(4, 64, 1, gp, transposed=True)
+    d1, d2 = conv_layer(4, 1, 64, dp), conv_layer(4, 64, 128, dp)
+    d3 = dense(7 * 7 * 128, 1, dp)
+    real = torch.rand(B, 1, 28, 28, device=DEV) * 2 - 1
+    opt_g = torch.optim.Adam(gp, lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(dp, lr=2e-4, betas=(0.5, 0.999))
+
+    def G(z):
+        h = torch.relu(lin(z, g0)).reshape(B, 128, 7, 7)
+        h = torch.relu(F.batch_norm(conv_t2(h, g1), None, None, gamma, beta, training=True, eps=1e-5))
+        return torch.tanh(conv_t2(h, g2))
+
+    def D(x):
+        h = F.leaky_relu(conv(F.leaky_relu(conv(x, d1, 2), 0.2), d2, 2), 0.2)
+        return lin(h.reshape(B, 7 * 7 * 128), d3)
+
+    def step():
+        z = torch.randn(B, 64, device=DEV)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d = bce_logits(D(real), 1.0) + bce_logits(D(G(z).detach()), 0.0)
+        loss_d.backward()
+        opt_d.step()
+        opt_g.zero_grad(set_to_none=True)
+        loss_g = bce_logits(D(G(z)), 1.0)
+        loss_g.backward()
+        opt_g.step()
+        loss_g.item()
+
+    return step
+
+
+def conv_vae():
+    B = 128
+    params = []
+    e1, e2 = conv_layer(3, 1, 32, params), conv_layer(3, 32, 64, params)
+    e3 = dense(7 * 7 * 64, 32, params)
+    d0 = dense(16, 7 * 7 * 64, params)
+    d1, d2 = conv_layer(4, 64, 32, params, transposed=True), conv_layer(4, 32, 1, params, transposed=True)
+    x = (torch.rand(B, 1, 28, 28, device=DEV) > 0.7).float()
+    opt = torch.optim.Adam(params, lr=1e-3)
+
+    def step():
+        eps = torch.randn(B, 16, device=DEV)
+        opt.zero_grad(set_to_none=True)
+        h = torch.relu(conv(torch.relu(conv(x, e1, 2)), e2, 2)).reshape(B, 7 * 7 * 64)
+        stats = lin(h, e3)
+        m, logvar = stats[:, :16], stats[:, 16:]
+        z = m + torch.exp(0.5 * logvar) * eps
+        logits = conv_t2(torch.relu(conv_t2(torch.relu(lin(z, d0)).reshape(B, 64, 7, 7), d1)), d2)
+        rec = bce_logits(logits, x) * 784
+        kl = -0.5 * torch.mean(torch.sum(1 + logvar - m.square() - logvar.exp(), 1))
+        loss = rec + kl
+        loss.backward()
+        opt.step()
+        loss.item()
+
+    return step
+
+
+def unet():
+    B = 64
+    params = []
+
+    def norm(c):
+        g, b = torch.ones(c, requires_grad=True, device=DEV), torch.zeros(c, requires_grad=True, device=DEV)
+        params.extend([g, b])
+        return g, b
+
+    def res(cin, cout):
+        c1, n1, t, c2, n2 = conv_layer(3, cin, cout, params), norm(cout), dense(128, cout, params), conv_layer(3, cout, cout, params), norm(cout)
+        skip = None if cin == cout else conv_layer(1, cin, cout, params)
+
+        def f(x, temb):
+            h = F.silu(F.group_norm(conv(x, c1), 8, n1[0], n1[1], 1e-5))
+            h = h + lin(temb, t).reshape(B, cout, 1, 1)
+            h = F.silu(F.group_norm(conv(h, c2), 8, n2[0], n2[1], 1e-5))
+            return h + (conv(x, skip, padding=0) if skip else x)
+
+        return f
+
+    t1, t2 = dense(1, 128, params), dense(128, 128, params)
+    in_conv = conv_layer(3, 1, 32, params)
+    down1, down2, down3, mid = res(32, 32), res(32, 64), res(64, 128), res(128, 128)
+    up3, up2, up1 = res(256, 64), res(128, 32), res(64, 32)
+    out_conv = conv_layer(3, 32, 1, params)
+    x0 = torch.rand(B, 1, 28, 28, device=DEV) * 2 - 1
+    opt = torch.optim.Adam(params, lr=2e-4)
+
+    def step():
+        t = torch.rand(B, 1, device=DEV)
+        noise = torch.randn(B, 1, 28, 28, device=DEV)
+        opt.zero_grad(set_to_none=True)
+        angle = (t * (math.pi / 2)).reshape(B, 1, 1, 1)
+        xt = x0 * torch.cos(angle) + noise * torch.sin(angle)
+        temb = F.silu(lin(F.silu(lin(t, t1)), t2))
+        a = down1(conv(xt, in_conv), temb)
+        b = down2(F.avg_pool2d(a, 2), temb)
+        c = down3(F.avg_pool2d(b, 2), temb)
+        m = mid(c, temb)
+        u3 = up3(torch.cat([m, c], 1), temb)
+        u2 = up2(torch.cat([F.interpolate(u3, scale_factor=2, mode="nearest"), b], 1), temb)
+        u1 = up1(torch.cat([F.interpolate(u2, scale_factor=2, mode="nearest"), a], 1), temb)
+        loss = F.mse_loss(conv(u1, out_conv), noise)
+        loss.backward()
+        opt.step()
+        loss.item()
+
+    return step
+
+
 MAKERS = {
     "attention": attention,
     "vae": vae,
     "gan": gan,
     "char-gpt": char_gpt,
+    "dcgan": dcgan,
+    "conv-vae": conv_vae,
+    "unet": unet,
 }
 
 

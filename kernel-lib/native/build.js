@@ -16,7 +16,11 @@ const path = require("node:path");
 
 const here = __dirname;
 const addon = path.join(here, "build", "Release", "aigc_fast.node");
-const sources = [path.join(here, "binding.gyp"), path.join(here, "src", "fast.cc")];
+/** binding.gyp and every source file: a change to any of them rebuilds. */
+const sources = [
+  path.join(here, "binding.gyp"),
+  ...fs.readdirSync(path.join(here, "src")).filter((f) => /\.(cc|h)$/.test(f)).map((f) => path.join(here, "src", f)),
+];
 
 /** @param {string} why */
 function notice(why) {

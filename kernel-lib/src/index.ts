@@ -11,6 +11,8 @@ export * from "./runtime/native";
 export * from "./runtime/fast";
 export { RepeatPattern, repeatPattern } from "./runtime/native-elementwise";
 export * from "./runtime/wasm-kernels";
+export * from "./runtime/native-conv";
+export { groupNormOps, registerImageKernels } from "./runtime/image-kernels";
 export * from "./runtime/event-loop";
 export * from "./runtime/mode";
 export * from "./runtime/random";
@@ -56,6 +58,7 @@ export * from "./metrics/classes";
 // train/: the training loop and checkpoints
 export * from "./train/train";
 export * from "./train/checkpoint";
+export * from "./train/fused-adam";
 
 // models/: attention and the Transformer, the VAE, the GANs, diffusion
 export * from "./models/attention";

@@ -13,6 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import { BINARY_OPS, COMPARE_OPS, nativeBinary, nativeCompare, nativeLeakyRelu, nativePow, nativeSelect, nativeSum, nativeTanh } from "./native-elementwise";
 import { nativeMatMul, repairedMatMul } from "./native-matmul";
 import { loadNative } from "./native";
+import { registerConvKernels } from "./native-conv";
 import { heapSlice, originals, override, sharedIdentity } from "./wasm-heap";
 
 /** What {@link registerFastKernels} installed. */
@@ -29,6 +30,7 @@ export function registerFastKernels(): FastKernels {
   const transpose = tf.getKernel("Transpose", "wasm");
   if (transpose && !originals.has("Transpose")) originals.set("Transpose", transpose);
   const loaded = loadNative();
+  registerConvKernels(loaded.ok ? loaded.native : null);
   if (loaded.ok) {
     const native = loaded.native;
     override("BatchMatMul", (args) => nativeMatMul(native, "BatchMatMul", args));

@@ -102,7 +102,7 @@ export class UNet implements Denoiser {
     return tf.add(tf.matMul(x as tf.Tensor2D, this.w(`${name}.kernel`)), this.w(`${name}.bias`)) as tf.Tensor2D;
   }
   private norm2d(x: tf.Tensor4D, name: string): tf.Tensor4D {
-    return groupNorm(x, this.w(`${name}.gamma`), this.w(`${name}.beta`), this.config.groups);
+    return groupNorm(x, this.w(`${name}.gamma`) as tf.Tensor1D, this.w(`${name}.beta`) as tf.Tensor1D, this.config.groups);
   }
 
   /** Res(a -> b) with the time embedding temb (B, timeDim). */
