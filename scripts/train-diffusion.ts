@@ -50,7 +50,7 @@ import {
   train,
   useBestBackend,
 } from "kernel-lib";
-import { Options, OptionError } from "./options";
+import { commandLineOrExit, Options, OptionError } from "./options";
 
 /** The seed of every evaluation, so the notebook can reproduce the recorded numbers. */
 const EVAL_SEED = 7;
@@ -70,6 +70,26 @@ interface Args {
   source: "subset" | "full" | "auto";
   out: string;
 }
+
+export const USAGE = `usage: node build/scripts/train-diffusion.js [options]
+
+Trains the diffusion models of notebooks/05-diffusion.ipynb and writes their checkpoints.
+Defaults are given as ring | fashion.
+
+  --data D          ring | fashion (default ring)
+  --classes         class-conditioned ring model, for classifier-free guidance (ring only)
+  --steps N         training steps (default 3000 | 15000)
+  --batch N         batch size (default 512 | 128)
+  --lr X            Adam learning rate (default 2e-3)
+  --T N             diffusion steps (default 100 | 200)
+  --schedule S      linear | cosine noise schedule (default linear)
+  --ema X           weight-average decay (default 0.99 | 0.999)
+  --scale X         ring scale during training (default 8)
+  --eval-every N    steps between evaluations (default 1000 | 2500)
+  --seed N          random seed (default 0)
+  --source S        subset | full | auto Fashion-MNIST (default auto)
+  --out FILE        checkpoint to write (default notebooks/checkpoints/diffusion-<ring|ring-classes|fashion>.ckpt)
+  -h, --help        print this and exit`;
 
 function parseArgs(argv: string[]): Args {
   const o = new Options(argv, ["data", "scale", "steps", "batch", "lr", "T", "schedule", "ema", "eval-every", "seed", "source", "out"], ["classes"]);
@@ -131,7 +151,7 @@ function ringEvaluation(model: DiffusionMlp, schedule: NoiseSchedule, labels: nu
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = commandLineOrExit("train-diffusion", USAGE, parseArgs);
   await useBestBackend();
   const rng = setSeed(args.seed);
   const ring = args.data === "ring";
