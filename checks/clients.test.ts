@@ -199,3 +199,18 @@ test("JupyterLab: the PNG its Vega renderer saves beside a chart spec does not c
   assert.equal(isClientChartImage("image/svg+xml", { [VEGALITE_MIME]: {}, "image/svg+xml": "" }), false);
   assert.equal(isClientChartImage("image/png", { "image/png": "" }), false);
 });
+
+test("a notebook as jupyter-server writes it (multiline strings as lists of lines) digests like the same notebook in memory", () => {
+  const inMemory = notebookOf([[
+    { output_type: "stream", name: "stdout", text: "step 1\nstep 2\n" },
+    { output_type: "display_data", data: { "text/plain": "a\nb", "image/svg+xml": "<svg>\n</svg>", [VEGALITE_MIME]: { values: ["x\n", "y"] } }, metadata: {} },
+  ]]);
+  const onDisk = notebookOf([[
+    { output_type: "stream", name: "stdout", text: ["step 1\n", "step 2\n"] as unknown as string },
+    { output_type: "display_data", data: { "text/plain": ["a\n", "b"], "image/svg+xml": ["<svg>\n", "</svg>"], [VEGALITE_MIME]: { values: ["x\n", "y"] } }, metadata: {} },
+  ]]);
+  assert.equal(fingerprint(onDisk).digest, fingerprint(inMemory).digest);
+  // A JSON value that is a list stays a list: joining it would hide a change.
+  const json = (v: unknown) => notebookOf([[{ output_type: "display_data", data: { "application/json": v, "text/plain": "" }, metadata: {} }]]);
+  assert.notEqual(fingerprint(json(["a", "b"])).digest, fingerprint(json(["ab"])).digest);
+});

@@ -111,10 +111,18 @@ function stable(value: unknown): string {
   return JSON.stringify(value) ?? "null";
 }
 
+/**
+ * nbformat's multiline string: on disk (as jupyter-server saves a notebook), stream text and the text of
+ * a non-JSON MIME type may be a list of lines; in memory it is one string. Both read as the string.
+ */
+function multiline(mime: string, v: unknown): unknown {
+  return Array.isArray(v) && !/json$/.test(mime) && v.every((line) => typeof line === "string") ? v.join("") : v;
+}
+
 function fingerprintOutput(out: Output): string {
   switch (out.output_type) {
     case "stream":
-      return `${out.name}: ${maskTimings(out.text)}`;
+      return `${out.name}: ${maskTimings(multiline("text/plain", out.text) as string)}`;
     case "error":
       // The traceback holds file paths and line numbers of the kernel itself; the error is what matters.
       return `error: ${out.ename}: ${maskTimings(out.evalue)}`;
@@ -125,7 +133,7 @@ function fingerprintOutput(out: Output): string {
         .filter((mime) => !isClientChartImage(mime, out.data))
         .sort()
         .map((mime) => {
-          const v = out.data[mime];
+          const v = multiline(mime, out.data[mime]);
           if (typeof v === "string") return `${mime}: ${mime.startsWith("image/") && mime !== "image/svg+xml" ? v : maskTimings(v)}`;
           return `${mime}: ${maskTimings(stable(v))}`;
         });
