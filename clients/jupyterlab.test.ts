@@ -118,6 +118,41 @@ function withoutVegaPng(nb: Notebook): Notebook {
   };
 }
 
+test("the JupyterLab check's judgement names every kind of problem (a cell not ok, no renderer, an undrawn chart, an unloaded image, a stale display, a console error, cells not run)", () => {
+  const output = (o: Partial<LessonRecord["cells"][number]["outputs"][number]>) => ({ outputType: "display_data", mimeTypes: ["text/plain"], chosen: "text/plain", renderer: ["jp-RenderedText"], text: "", ...o });
+  const good: LessonRecord = {
+    lesson: "x",
+    kernel: "aigc-lab",
+    ms: 1,
+    cells: [
+      { cell: 1, status: "ok", ms: 1, outputs: [output({ mimeTypes: [VEGALITE_MIME, "text/plain"], chosen: VEGALITE_MIME, renderer: ["jp-RenderedVegaCommon5"], chartDrawn: true })], displays: [{ displayId: "p", created: 1, updates: 3, finalStateOutputs: 1, staleOutputs: 0 }], consoleErrors: [], saved: [] },
+    ],
+  };
+  assert.deepEqual(lessonProblems(good, 1), []);
+  const bad: LessonRecord = {
+    ...good,
+    cells: [
+      {
+        cell: 2,
+        status: "error",
+        ms: 1,
+        outputs: [
+          output({ mimeTypes: ["application/x-unknown"], chosen: null, renderer: [] }),
+          output({ mimeTypes: [VEGALITE_MIME, "image/svg+xml"], chosen: "image/svg+xml", renderer: ["jp-RenderedSVG"] }),
+          output({ mimeTypes: [VEGALITE_MIME], chosen: VEGALITE_MIME, renderer: ["jp-RenderedVegaCommon5"], chartDrawn: false }),
+          output({ mimeTypes: ["image/png"], chosen: "image/png", renderer: ["jp-RenderedImage"], imageShown: false }),
+        ],
+        displays: [{ displayId: "p", created: 1, updates: 2, finalStateOutputs: 1, staleOutputs: 1 }],
+        consoleErrors: ["TypeError: boom"],
+        saved: [],
+      },
+    ],
+  };
+  const problems = lessonProblems(bad, 3).join("\n");
+  for (const re of [/ran 1 of 3 code cells/, /cell 2: status error/, /console error: TypeError: boom/, /no renderer for any of its MIME types/, /no jp-Rendered\* widget/, /Vega-Lite spec was not what JupyterLab chose \(image\/svg\+xml\)/, /drew no svg or canvas/, /image did not load/, /display p \(2 updates\) left 1 outputs in its final state and 1 stale/])
+    assert.match(problems, re);
+});
+
 for (const file of LESSONS) {
   const lesson = file.replace(/\.ipynb$/, "");
   test(`JupyterLab: ${lesson} runs cell by cell in quick mode, every output rendered, charts drawn by the Vega 5 renderer, progress in place, no console errors`, async (t) => {
