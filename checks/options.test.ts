@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { test } from "node:test";
 import { repoRoot } from "../kernel/kernelspec";
-import { choiceItem, integerItem, OptionError, Options } from "../scripts/options";
+import { choiceItem, integerItem, OptionError, Options, readCommandLine } from "../scripts/options";
 
 const VALUED = ["steps", "lr", "data", "seeds", "out"];
 
@@ -62,4 +62,59 @@ test("options: a training script with a bad option stops at once, naming it, and
     assert.equal(r.status, 1, `${script}: exit status ${r.status}\n${r.stderr}`);
     assert.match(r.stderr, message, script);
   }
+});
+
+test("options: --help and -h print the usage and exit 0; a mistake prints the usage to stderr and exits 1, without a stack trace", () => {
+  const usage = "usage: node build/scripts/x.js [--steps N]\n";
+  assert.deepEqual(readCommandLine("x", usage, ["--help"], () => assert.fail("parsed despite --help")), { exit: 0, stdout: usage });
+  assert.deepEqual(readCommandLine("x", usage, ["--steps", "3", "-h"], () => assert.fail("parsed despite -h")), { exit: 0, stdout: usage });
+  assert.deepEqual(readCommandLine("x", usage, ["--steps", "3"], (argv) => new Options(argv, VALUED).number("steps", 1)), { run: 3 });
+  assert.deepEqual(readCommandLine("x", usage, ["--stpes", "3"], (argv) => new Options(argv, VALUED)), {
+    exit: 1,
+    stderr: `x: unknown option --stpes; options: --steps --lr --data --seeds --out\n\n${usage}`,
+  });
+  // Errors that are not about the command line are the script's own.
+  assert.throws(() => readCommandLine("x", usage, [], () => { throw new RangeError("boom"); }), RangeError);
+});
+
+/** Every script with a command line, and how its usage starts. */
+const SCRIPTS: [string, string][] = [
+  ["train-vae.js", "usage: node build/scripts/train-vae.js "],
+  ["train-diffusion.js", "usage: node build/scripts/train-diffusion.js "],
+  ["train-gan.js", "usage: node build/scripts/train-gan.js "],
+  ["train-char-gpt.js", "usage: node build/scripts/train-char-gpt.js "],
+  ["bench.js", "usage: npm run bench -- "],
+];
+
+test("options: every training script and npm run bench answer --help and -h with a usage naming each of their options, on stdout, status 0", () => {
+  const root = repoRoot();
+  for (const [script, usage] of SCRIPTS) {
+    const file = path.join(root, "build", "scripts", script);
+    for (const flag of ["--help", "-h"]) {
+      const r = spawnSync(process.execPath, [file, flag], { cwd: root, encoding: "utf8", timeout: 60_000 });
+      assert.equal(r.status, 0, `${script} ${flag}: exit status ${r.status}\n${r.stderr}`);
+      assert.equal(r.stderr, "", `${script} ${flag}: wrote to stderr`);
+      assert.ok(r.stdout.startsWith(usage), `${script} ${flag}: ${JSON.stringify(r.stdout.slice(0, 80))}`);
+    }
+    // The options the script accepts, as its own error message lists them, are all in the usage.
+    const bad = spawnSync(process.execPath, [file, "--no-such-option"], { cwd: root, encoding: "utf8", timeout: 60_000 });
+    assert.equal(bad.status, 1, `${script}: a bad option must exit 1`);
+    assert.doesNotMatch(bad.stderr, /\n\s+at /, `${script}: a bad option printed a stack trace`);
+    const known = /options: ((?:--[\w-]+ ?)+)/.exec(bad.stderr)?.[1]?.trim().split(" ") ?? [];
+    assert.ok(known.length > 3, `${script}: no option list in ${JSON.stringify(bad.stderr)}`);
+    const help = spawnSync(process.execPath, [file, "--help"], { cwd: root, encoding: "utf8", timeout: 60_000 }).stdout;
+    for (const option of known) assert.match(help, new RegExp(`^\\s+${option}\\b`, "m"), `${script}: --help does not describe ${option}`);
+  }
+});
+
+test("options: npm start and npm run lab answer --help with their usage and status 0; lab takes nothing else", () => {
+  const root = repoRoot();
+  for (const [script, usage] of [["start.js", "usage: npm start "], ["lab.js", "usage: npm run lab\n"]] as const) {
+    const r = spawnSync(process.execPath, [path.join(root, "build", "scripts", script), "--help"], { cwd: root, encoding: "utf8", timeout: 60_000 });
+    assert.equal(r.status, 0, `${script} --help: exit status ${r.status}\n${r.stderr}`);
+    assert.ok(r.stdout.startsWith(usage), `${script} --help: ${JSON.stringify(r.stdout.slice(0, 80))}`);
+  }
+  const bad = spawnSync(process.execPath, [path.join(root, "build", "scripts", "lab.js"), "--port", "8888"], { cwd: root, encoding: "utf8", timeout: 60_000 });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /npm run lab: unexpected argument "--port": npm run lab takes no options/);
 });

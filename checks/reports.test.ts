@@ -14,7 +14,7 @@ import { repoRoot } from "../kernel/kernelspec";
 import { cellSource, readNotebook } from "../kernel/runner";
 import { ansiToHtml } from "../scripts/report/ansi";
 import { failureHeadline, formatSeconds, LessonSummary, renderMarkdown } from "../scripts/report/html";
-import { fingerprint, firstDifference, maskTimings, METRIC_MIME } from "../scripts/report/outputs";
+import { fingerprint, firstDifference, maskTimings, METRIC_KEY } from "../scripts/report/outputs";
 import * as lib from "kernel-lib";
 import { parseArgs, UsageError } from "../scripts/start";
 
@@ -34,8 +34,8 @@ function summaries(outDir: string): Record<string, LessonSummary> {
   return JSON.parse(fs.readFileSync(path.join(outDir, "runs.json"), "utf8")).lessons;
 }
 
-test("reportMetric: the report's MIME type, JSON-safe values, a text line outside a kernel", () => {
-  assert.equal(lib.METRIC_MIME, METRIC_MIME, "kernel-lib and the report must agree on the metric MIME type");
+test("reportMetric: the report's metadata key, JSON-safe values, a text line outside a kernel", () => {
+  assert.equal(lib.METRIC_KEY, METRIC_KEY, "kernel-lib and the report must agree on the metric's metadata key");
   const printed: string[] = [];
   const log = console.log;
   console.log = (line: string) => printed.push(line);

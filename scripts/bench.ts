@@ -26,6 +26,7 @@ import { createInterface } from "node:readline";
 import nodemark from "nodemark";
 import { renderSvg, tf, useBestBackend } from "kernel-lib";
 import { isWorkload, makeWorkload, sgemmFlops, WORKLOADS, type Workload, type WorkloadName } from "./bench-workloads";
+import { commandLineOrExit, OptionError, Options as CommandOptions } from "./options";
 
 /** A backend to compare: a tfjs backend forced through AIGC_BACKEND, or PyTorch. */
 interface Engine {
@@ -57,24 +58,35 @@ interface Options {
   out: string;
 }
 
+export const USAGE = `usage: npm run bench -- [options]
+
+Times the workloads of scripts/bench-workloads.ts on every backend that works here, and in PyTorch when
+python3 has torch; writes reports/bench.md, bench.html and bench.json.
+
+  --smoke            1 short round: a check that everything runs (the plain-JS cpu backend is left out)
+  --rounds N         rounds (default 3; 1 with --smoke)
+  --ms N             time budget per backend, workload and round, in ms (default 1500; 60 with --smoke)
+  --engines LIST     comma-separated, from ${ENGINES.map((e) => e.id).join(", ")} (default all)
+  --workloads LIST   comma-separated, from ${WORKLOADS.join(", ")} or sgemm-N (default all)
+  --baseline ID      the engine the ratios are relative to (default pytorch)
+  --out DIR          where the reports go (default reports)
+  -h, --help         print this and exit`;
+
 function parseOptions(argv: string[]): Options {
-  const value = (flag: string): string | undefined => {
-    const i = argv.indexOf(flag);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const smoke = argv.includes("--smoke");
+  const o = new CommandOptions(argv, ["rounds", "ms", "engines", "workloads", "baseline", "out"], ["smoke"]);
+  const smoke = o.flag("smoke");
   // The plain-JS cpu backend takes ~13 s per char-GPT step: part of the full run, not of the smoke test.
   const defaultEngines = ENGINES.map((e) => e.id).filter((id) => !smoke || id !== "tfjs-cpu");
-  const workloads = (value("--workloads")?.split(",") ?? [...WORKLOADS]) as WorkloadName[];
-  for (const w of workloads) if (!isWorkload(w)) throw new Error(`unknown workload ${w}; use ${WORKLOADS.join(", ")} or sgemm-N`);
+  const workloads = (o.string("workloads")?.split(",") ?? [...WORKLOADS]) as WorkloadName[];
+  for (const w of workloads) if (!isWorkload(w)) throw new OptionError(`unknown workload ${w}; use ${WORKLOADS.join(", ")} or sgemm-N`);
   return {
     smoke,
-    rounds: Number(value("--rounds") ?? (smoke ? 1 : 3)),
-    ms: Number(value("--ms") ?? (smoke ? 60 : 1500)),
-    engines: value("--engines")?.split(",") ?? defaultEngines,
+    rounds: o.number("rounds", smoke ? 1 : 3, { min: 1 }),
+    ms: o.number("ms", smoke ? 60 : 1500, { min: 1 }),
+    engines: o.string("engines")?.split(",") ?? defaultEngines,
     workloads,
-    baseline: value("--baseline") ?? "pytorch",
-    out: value("--out") ?? "reports",
+    baseline: o.string("baseline") ?? "pytorch",
+    out: o.string("out") ?? "reports",
   };
 }
 
@@ -201,7 +213,7 @@ function loadLine(): string {
 }
 
 async function main(): Promise<void> {
-  const opts = parseOptions(process.argv.slice(2));
+  const opts = commandLineOrExit("bench", USAGE, parseOptions);
   const started = new Date();
   const loadBefore = loadLine();
   const engines: { engine: Engine; worker: Worker; summary: string }[] = [];

@@ -7,6 +7,14 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DISPLAY_NAME, installKernelSpec, repoRoot } from "../kernel/kernelspec";
+import { OptionError, readCommandLine } from "./options";
+
+export const USAGE = `usage: npm run lab
+
+Registers this checkout's aigc-lab kernel and opens notebooks/ in the Jupyter on the PATH: JupyterLab
+(jupyter-lab) if there is one, else the classic Notebook (jupyter-notebook). It takes no options.
+
+  -h, --help   print this and exit`;
 
 /** A Jupyter front end found on the PATH. */
 export interface JupyterFrontEnd {
@@ -46,8 +54,16 @@ export function findJupyter(searchPath = process.env.PATH ?? ""): JupyterFrontEn
   return null;
 }
 
-/** Runs `npm run lab`; resolves to the exit code. */
-export async function lab(): Promise<number> {
+/** Runs `npm run lab` with its arguments (none but --help); resolves to the exit code. */
+export async function lab(argv: readonly string[] = []): Promise<number> {
+  const cmd = readCommandLine("npm run lab", USAGE, argv, (args) => {
+    if (args.length) throw new OptionError(`unexpected argument ${JSON.stringify(args[0])}: npm run lab takes no options`);
+  });
+  if (!("run" in cmd)) {
+    if (cmd.stdout) process.stdout.write(cmd.stdout);
+    if (cmd.stderr) process.stderr.write(cmd.stderr);
+    return cmd.exit;
+  }
   const front = findJupyter();
   if (!front) {
     console.error(INSTALL_HINT);
@@ -76,7 +92,7 @@ export async function lab(): Promise<number> {
 }
 
 if (require.main === module) {
-  lab().then((code) => {
+  lab(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
 }

@@ -107,3 +107,37 @@ export function choiceItem<T extends string>(choices: readonly T[]): (text: stri
     return text as T;
   };
 }
+
+/** Whether the command line asks for the usage (`--help` or `-h`, anywhere). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes("--help") || argv.includes("-h");
+}
+
+/** What {@link readCommandLine} decided: run with the options, or print and exit with a status. */
+export type CommandLine<T> = { run: T } | { exit: 0 | 1; stdout?: string; stderr?: string };
+
+/**
+ * A script's command line read with `parse` (which builds {@link Options} and reads them): `--help`/`-h`
+ * gives the usage on stdout and status 0; an {@link OptionError} gives `<script>: <message>` and the usage
+ * on stderr and status 1, without a stack trace. Any other error is the script's own and propagates.
+ */
+export function readCommandLine<T>(script: string, usage: string, argv: readonly string[], parse: (argv: string[]) => T): CommandLine<T> {
+  const text = usage.trimEnd() + "\n";
+  if (wantsHelp(argv)) return { exit: 0, stdout: text };
+  try {
+    return { run: parse([...argv]) };
+  } catch (e) {
+    if (e instanceof OptionError) return { exit: 1, stderr: `${script}: ${e.message}\n\n${text}` };
+    throw e;
+  }
+}
+
+/** {@link readCommandLine} on this process's arguments: returns the options, or prints and exits. */
+export function commandLineOrExit<T>(script: string, usage: string, parse: (argv: string[]) => T, argv: readonly string[] = process.argv.slice(2)): T {
+  const r = readCommandLine(script, usage, argv, parse);
+  if ("run" in r) return r.run;
+  // Writes to a pipe or file are synchronous on Linux, so nothing is lost by exiting right after.
+  if (r.stdout) process.stdout.write(r.stdout);
+  if (r.stderr) process.stderr.write(r.stderr);
+  process.exit(r.exit);
+}

@@ -29,7 +29,7 @@ import {
   trainCharGPT,
   useBestBackend,
 } from "kernel-lib";
-import { Options } from "./options";
+import { commandLineOrExit, Options } from "./options";
 
 interface Args {
   preset: CharGPTPreset;
@@ -43,6 +43,22 @@ interface Args {
   resume: boolean;
   timeOnly: number;
 }
+
+export const USAGE = `usage: node build/scripts/train-char-gpt.js [options]
+
+Trains the character Transformer of notebooks/02-transformer.ipynb on Pride and Prejudice and writes its checkpoint.
+
+  --preset P        tiny | small | base (default base)
+  --steps N         training steps (default 5000)
+  --batch N         sequences per step (default 12)
+  --lr X            AdamW learning rate (default 1e-3)
+  --weight-decay X  AdamW weight decay (default 0.01)
+  --eval-every N    steps between validation losses (default: a tenth of --steps)
+  --seed N          random seed (default 2024)
+  --out FILE        checkpoint to write (default notebooks/checkpoints/char-gpt.ckpt)
+  --resume          continue from --out (Adam's moments restart)
+  --time-only N     time N steps, print the projection for --steps, write nothing
+  -h, --help        print this and exit`;
 
 function parseArgs(argv: string[]): Args {
   const o = new Options(argv, ["preset", "steps", "batch", "lr", "weight-decay", "eval-every", "seed", "out", "time-only"], ["resume"]);
@@ -62,7 +78,7 @@ function parseArgs(argv: string[]): Args {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = commandLineOrExit("train-char-gpt", USAGE, parseArgs);
   setSeed(args.seed);
   const backend = await useBestBackend();
   const text = loadPrideAndPrejudice();

@@ -57,7 +57,7 @@ import {
   unetConfig,
   useBestBackend,
 } from "kernel-lib";
-import { Options, OptionError } from "./options";
+import { commandLineOrExit, Options, OptionError } from "./options";
 
 /** The seed of every evaluation, so the notebook can reproduce the recorded numbers. */
 const EVAL_SEED = 7;
@@ -78,6 +78,27 @@ interface Args {
   source: "subset" | "full" | "auto";
   out: string;
 }
+
+export const USAGE = `usage: node build/scripts/train-diffusion.js [options]
+
+Trains the diffusion models of notebooks/05-diffusion.ipynb and writes their checkpoints.
+Defaults are given as ring | fashion.
+
+  --data D          ring | fashion (default ring)
+  --model M         mlp | unet: the MLP denoiser or the U-Net (fashion only; default mlp)
+  --classes         class-conditioned ring model, for classifier-free guidance (ring only)
+  --steps N         training steps (default 3000 | 15000)
+  --batch N         batch size (default 512 | 128)
+  --lr X            Adam learning rate (default 2e-3; 2e-4 for unet)
+  --T N             diffusion steps (default 100 | 200)
+  --schedule S      linear | cosine noise schedule (default linear)
+  --ema X           weight-average decay (default 0.99 | 0.999)
+  --scale X         ring scale during training (default 8)
+  --eval-every N    steps between evaluations (default 1000 | 2500)
+  --seed N          random seed (default 0)
+  --source S        subset | full | auto Fashion-MNIST (default auto)
+  --out FILE        checkpoint to write (default notebooks/checkpoints/diffusion-<ring|ring-classes|fashion|fashion-unet>.ckpt)
+  -h, --help        print this and exit`;
 
 function parseArgs(argv: string[]): Args {
   const o = new Options(argv, ["data", "model", "scale", "steps", "batch", "lr", "T", "schedule", "ema", "eval-every", "seed", "source", "out"], ["classes"]);
@@ -142,7 +163,7 @@ function ringEvaluation(model: Denoiser, schedule: NoiseSchedule, labels: number
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = commandLineOrExit("train-diffusion", USAGE, parseArgs);
   await useBestBackend();
   const rng = setSeed(args.seed);
   const ring = args.data === "ring";

@@ -38,7 +38,7 @@ import {
   train,
   useBestBackend,
 } from "kernel-lib";
-import { choiceItem, integerItem, Options } from "./options";
+import { choiceItem, commandLineOrExit, integerItem, Options } from "./options";
 
 /**
  * Stops train() between steps once `seconds` have passed since the script started, through the same flag
@@ -76,6 +76,20 @@ interface Args {
   outDir: string;
   maxSeconds: number;
 }
+
+export const USAGE = `usage: node build/scripts/train-gan.js [options]
+
+Trains the GANs of notebooks/04-gan.ipynb and writes the checkpoints and the table of ring runs it ships.
+
+  --tasks LIST         ring, fashion, dcgan (the DCGAN pair on Fashion-MNIST), comma-separated (default ring,fashion)
+  --variants LIST      remedy, plain or both (default remedy,plain)
+  --seeds LIST         ring seeds, comma-separated (default 0,1,2)
+  --steps N            ring steps of batch 512 (default 10000)
+  --fashion-steps N    Fashion-MNIST steps of batch 64 (default 3000)
+  --dcgan-steps N      DCGAN steps of batch 64 (default 6000)
+  --out-dir DIR        where to write (default notebooks/checkpoints)
+  --max-seconds N      stop every run between steps after N seconds, keeping what it reached (default none)
+  -h, --help           print this and exit`;
 
 function parseArgs(argv: string[]): Args {
   const o = new Options(argv, ["tasks", "variants", "seeds", "steps", "fashion-steps", "dcgan-steps", "out-dir", "max-seconds"]);
@@ -237,7 +251,7 @@ function writeTable(file: string, runs: RingRun[]): void {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = commandLineOrExit("train-gan", USAGE, parseArgs);
   await useBestBackend();
   if (args.maxSeconds < 1e9) stopAfter(args.maxSeconds);
   fs.mkdirSync(args.outDir, { recursive: true });

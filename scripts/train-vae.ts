@@ -18,7 +18,7 @@
  */
 import * as path from "node:path";
 import { CONV_VAE_DEFAULT_CONFIG, ConvVae, ConvVaeConfig, currentBackend, loadFashionMnist, setSeed, tf, train, useBestBackend, Vae, VaeConfig, VaeLoss, VaeModel, VaeTrainer } from "kernel-lib";
-import { integerItem, Options } from "./options";
+import { commandLineOrExit, integerItem, Options } from "./options";
 
 interface Args {
   model: "mlp" | "conv";
@@ -34,6 +34,23 @@ interface Args {
 
 /** The seed of every test evaluation, so the notebook can reproduce the recorded numbers. */
 const EVAL_SEED = 1;
+
+export const USAGE = `usage: node build/scripts/train-vae.js [options]
+
+Trains the VAE of notebooks/03-vae.ipynb on Fashion-MNIST and writes its checkpoint.
+
+  --model M        mlp | conv: the MLP VAE or the convolutional one (default mlp)
+  --latent N       latent dimensions (default 20; 16 for conv)
+  --epochs N       passes over the training split (default 20)
+  --source S       subset | full | auto: the shipped subset, Debian's full dataset-fashion-mnist, or full when
+                   installed (default auto)
+  --hidden LIST    hidden layer widths, comma-separated (default 512,256)
+  --batch N        batch size (default 128)
+  --lr X           Adam learning rate (default 1e-3)
+  --seed N         random seed (default 0)
+  --out FILE       checkpoint to write (default notebooks/checkpoints/vae-latent<latent>.ckpt, or
+                   conv-vae-latent<latent>.ckpt)
+  -h, --help       print this and exit`;
 
 function parseArgs(argv: string[]): Args {
   const o = new Options(argv, ["model", "latent", "epochs", "source", "hidden", "batch", "lr", "seed", "out"]);
@@ -58,7 +75,7 @@ function fmt(l: VaeLoss<number>): string {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = commandLineOrExit("train-vae", USAGE, parseArgs);
   const backend = await useBestBackend();
   const rng = setSeed(args.seed);
   // 1) Data: the training split and the test split of the same source.

@@ -12,7 +12,7 @@ import texmath from "markdown-it-texmath";
 import type { Output } from "../../kernel/client";
 import { CellReport, cellSource, Notebook, NotebookReport } from "../../kernel/runner";
 import { ansiToHtml, escapeHtml, stripAnsi } from "./ansi";
-import { formatMetricValue, METRIC_MIME, Metric, VEGALITE_MIME } from "./outputs";
+import { formatMetricValue, METRIC_KEY, Metric, VEGALITE_MIME } from "./outputs";
 
 hljs.registerLanguage("typescript", typescript);
 
@@ -125,9 +125,9 @@ function jsonForScript(value: unknown): string {
 }
 
 /** Renders one output bundle, choosing the richest MIME type the report can show, as Jupyter does. */
-function renderBundle(data: Record<string, unknown>, metadata: Record<string, unknown>, chartCounter: { n: number }): string {
-  if (data[METRIC_MIME] && typeof data[METRIC_MIME] === "object") {
-    const m = data[METRIC_MIME] as Metric;
+export function renderBundle(data: Record<string, unknown>, metadata: Record<string, unknown>, chartCounter: { n: number }): string {
+  if (metadata[METRIC_KEY] && typeof metadata[METRIC_KEY] === "object") {
+    const m = metadata[METRIC_KEY] as Metric;
     return `<div class="metric"><span class="metric-name">${escapeHtml(String(m.name))}</span> <span class="metric-value">${escapeHtml(formatMetricValue(m))}</span></div>`;
   }
   const svg = data["image/svg+xml"] !== undefined ? text(data["image/svg+xml"]) : null;

@@ -9,13 +9,33 @@ import { cellSource, Notebook } from "../../kernel/runner";
 import { stripAnsi } from "./ansi";
 
 /**
- * The MIME type kernel-lib's reportMetric sends (kernel-lib/src/notebook/report.ts). Repeated here rather than
- * imported: importing kernel-lib would load TensorFlow.js into the report generator.
+ * The output-metadata key under which kernel-lib's reportMetric sends a headline number, beside a
+ * text/plain-only bundle (kernel-lib/src/notebook/report.ts). Repeated here rather than imported: importing
+ * kernel-lib would load TensorFlow.js into the report generator.
  */
-export const METRIC_MIME = "application/vnd.aigc-lab.metric+json";
+export const METRIC_KEY = "aigc-lab.metric";
 
 /** The MIME type of a Vega-Lite v5 chart. */
 export const VEGALITE_MIME = "application/vnd.vegalite.v5+json";
+
+/** The chart specs JupyterLab's Vega 5 renderer draws (Vega 5, Vega-Lite 3 to 5). */
+const VEGA_SPEC = /^application\/vnd\.vega(?:lite)?\.v\d+\+json$/;
+
+/**
+ * Whether a bundle's `mime` is the PNG that JupyterLab's Vega renderer writes into the output model after
+ * drawing a chart (@jupyterlab/vega5-extension), which a notebook saved from JupyterLab then keeps: an
+ * image/png beside a Vega or Vega-Lite spec. Our kernel never sends one there, so it is not part of a run.
+ */
+export function isClientChartImage(mime: string, data: Record<string, unknown>): boolean {
+  return mime === "image/png" && Object.keys(data).some((m) => VEGA_SPEC.test(m));
+}
+
+/** The metric an output carries in its metadata, if it is one of reportMetric's. */
+export function outputMetric(out: Output): Metric | null {
+  if (out.output_type !== "display_data" && out.output_type !== "execute_result") return null;
+  const m = out.metadata?.[METRIC_KEY];
+  return isMetric(m) ? m : null;
+}
 
 /** A headline number as the report stores it (see kernel-lib's Metric). */
 export interface Metric {
@@ -35,9 +55,8 @@ export function collectMetrics(nb: Notebook): Metric[] {
   const byName = new Map<string, Metric>();
   for (const cell of nb.cells) {
     for (const out of cell.outputs ?? []) {
-      if (out.output_type !== "display_data" && out.output_type !== "execute_result") continue;
-      const m = out.data[METRIC_MIME];
-      if (isMetric(m)) byName.set(m.name, m);
+      const m = outputMetric(out);
+      if (m) byName.set(m.name, m);
     }
   }
   return [...byName.values()];
@@ -92,19 +111,29 @@ function stable(value: unknown): string {
   return JSON.stringify(value) ?? "null";
 }
 
+/**
+ * nbformat's multiline string: on disk (as jupyter-server saves a notebook), stream text and the text of
+ * a non-JSON MIME type may be a list of lines; in memory it is one string. Both read as the string.
+ */
+function multiline(mime: string, v: unknown): unknown {
+  return Array.isArray(v) && !/json$/.test(mime) && v.every((line) => typeof line === "string") ? v.join("") : v;
+}
+
 function fingerprintOutput(out: Output): string {
   switch (out.output_type) {
     case "stream":
-      return `${out.name}: ${maskTimings(out.text)}`;
+      return `${out.name}: ${maskTimings(multiline("text/plain", out.text) as string)}`;
     case "error":
       // The traceback holds file paths and line numbers of the kernel itself; the error is what matters.
       return `error: ${out.ename}: ${maskTimings(out.evalue)}`;
     case "display_data":
     case "execute_result": {
+      // A client's own additions are not part of the run: the PNG JupyterLab draws from a chart spec.
       const parts = Object.keys(out.data)
+        .filter((mime) => !isClientChartImage(mime, out.data))
         .sort()
         .map((mime) => {
-          const v = out.data[mime];
+          const v = multiline(mime, out.data[mime]);
           if (typeof v === "string") return `${mime}: ${mime.startsWith("image/") && mime !== "image/svg+xml" ? v : maskTimings(v)}`;
           return `${mime}: ${maskTimings(stable(v))}`;
         });

@@ -1,8 +1,10 @@
 /**
  * Headline numbers for the lesson reports (`npm start`). A lesson calls {@link reportMetric} for the few
  * numbers a reader should compare across runs (final validation loss, ELBO, modes covered); each becomes
- * one display output carrying the MIME type {@link METRIC_MIME}, which the report collects into the
- * lesson's header and the index, next to `text/plain` that every front end shows. {@link runInfo} is
+ * one display output whose only data is `text/plain`, which every front end shows, with the number itself
+ * in the output's metadata under {@link METRIC_KEY}; the report collects those into the lesson's header and
+ * the index. (A MIME type of our own would be picked first by VS Code, which sorts `application/vnd.*`
+ * ahead of `text/plain`, and JupyterLab would save it in every notebook.) {@link runInfo} is
  * what the report asks the kernel at the end of a lesson: seed, backend, mode and versions.
  * First used in notebooks/03-vae.ipynb (its test ELBO); every lesson with a trained model reports its numbers so.
  */
@@ -12,10 +14,10 @@ import { currentBackend } from "../runtime/backend";
 import { Mode, mode } from "../runtime/mode";
 import { currentSeed } from "../runtime/random";
 
-/** The MIME type of a headline number in a display_data bundle. */
-export const METRIC_MIME = "application/vnd.aigc-lab.metric+json";
+/** The key of a headline number in a display_data output's metadata (its data is text/plain only). */
+export const METRIC_KEY = "aigc-lab.metric";
 
-/** One headline number, as it travels in the {@link METRIC_MIME} payload. */
+/** One headline number, as it travels in the output metadata under {@link METRIC_KEY}. */
 export interface Metric {
   /** What was measured, e.g. "validation loss". */
   name: string;
@@ -47,7 +49,7 @@ export function reportMetric(name: string, value: number, options: MetricOptions
   if (typeof value !== "number") throw new TypeError(`reportMetric("${name}"): value must be a number, got ${typeof value}`);
   const metric: Metric = { name: name.trim(), value: Number.isFinite(value) ? value : String(value), ...(options.unit ? { unit: options.unit } : {}) };
   const text = `${metric.name}: ${formatValue(metric.value, options.digits ?? 6)}${metric.unit ? " " + metric.unit : ""}`;
-  sendDisplay({ data: { [METRIC_MIME]: metric, "text/plain": text }, metadata: {} });
+  sendDisplay({ data: { "text/plain": text }, metadata: { [METRIC_KEY]: metric } });
   return metric;
 }
 
