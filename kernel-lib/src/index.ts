@@ -44,6 +44,9 @@ export * from "./notebook/png";
 export * from "./notebook/report";
 export * from "./notebook/exercise";
 export * from "./notebook/check";
+export * from "./notebook/lesson-checks/01-attention";
+export * from "./notebook/lesson-checks/03-vae";
+export * from "./notebook/lesson-checks/04-gan";
 
 // train/: the training loop and checkpoints
 export * from "./train/train";
@@ -57,6 +60,7 @@ export * from "./models/transformer/block";
 export * from "./models/transformer/char-gpt";
 export * from "./models/transformer/sampling";
 export * from "./models/transformer/char-lm";
+export * from "./models/transformer/checks";
 export * from "./models/vae/losses";
 export * from "./models/vae/vae";
 export * from "./models/vae/trainer";
@@ -72,3 +76,4 @@ export * from "./models/diffusion/denoiser-mlp";
 export * from "./models/diffusion/loss";
 export * from "./models/diffusion/samplers";
 export * from "./models/diffusion/trainer";
+export * from "./models/diffusion/checks";
