@@ -64,9 +64,13 @@ export class CharGPT {
   readonly blocks: Block[];
   readonly lnF: { gamma: tf.Variable; beta: tf.Variable };
   readonly head: { w: tf.Variable; b: tf.Variable }; // (dModel, V), (V)
-  private readonly mask: tf.Tensor2D; // (T, T) causal
+  private readonly mask: tf.Tensor2D; // (T, T) causal, or all ones without `causal`
 
-  constructor(config: CharGPTConfig, r: Rng = globalRng()) {
+  /**
+   * `options.causal` (default true) applies the causal mask. false builds the decoder a common tutorial's
+   * mask-free attention gives, which reads the very character it is asked to predict (lesson 02 measures it).
+   */
+  constructor(config: CharGPTConfig, r: Rng = globalRng(), options: { causal?: boolean } = {}) {
     const c: Required<CharGPTConfig> = { dFF: 4 * config.dModel, positional: "learned", ...config };
     for (const k of ["vocabSize", "contextLength", "dModel", "numHeads", "numLayers", "dFF"] as const) {
       if (!Number.isInteger(c[k]) || c[k] < 1) throw new RangeError(`CharGPT: config.${k} must be a positive integer, got ${c[k]}`);
@@ -79,7 +83,7 @@ export class CharGPT {
     this.blocks = Array.from({ length: c.numLayers }, () => new Block({ dModel: c.dModel, numHeads: c.numHeads, dFF: c.dFF }, r));
     this.lnF = { gamma: param(() => tf.ones([c.dModel])), beta: param(() => tf.zeros([c.dModel])) };
     this.head = { w: param(() => tf.randomNormal([c.dModel, c.vocabSize], 0, 0.02, "float32", r.seed())), b: param(() => tf.zeros([c.vocabSize])) };
-    this.mask = causalMask(c.contextLength);
+    this.mask = options.causal === false ? tf.ones([c.contextLength, c.contextLength]) : causalMask(c.contextLength);
   }
 
   /** Logits (B, T, V) and, when `withAttention`, every block's attention weights (B, h, T, T). */
