@@ -348,3 +348,18 @@ test("split, batches and the full validation pass", async () => {
   assert.equal(windows, 11, "10 full windows and 1 short one");
   tf.dispose([x, y]);
 });
+
+test("CharGPT with causal: false reads the future (logits at position 0 depend on token 1); the default does not", () => {
+  const config = charGPTConfig("tiny", 5, { contextLength: 4 });
+  for (const causal of [true, false]) {
+    const m = new CharGPT(config, new Rng(1), { causal });
+    const [a, b] = tf.tidy(() => [
+      m.logits(tf.tensor2d([[0, 1, 2, 3]], [1, 4], "int32")).slice([0, 0, 0], [1, 1, 5]).dataSync(),
+      m.logits(tf.tensor2d([[0, 4, 2, 3]], [1, 4], "int32")).slice([0, 0, 0], [1, 1, 5]).dataSync(),
+    ]);
+    const moved = Math.max(...Array.from(a!, (v, i) => Math.abs(v - b![i]!)));
+    if (causal) assert.equal(moved, 0);
+    else assert.ok(moved > 1e-6, `without the mask position 0 should see token 1 (moved ${moved})`);
+    m.dispose();
+  }
+});

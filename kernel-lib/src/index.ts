@@ -48,6 +48,9 @@ export * from "./notebook/png";
 export * from "./notebook/report";
 export * from "./notebook/exercise";
 export * from "./notebook/check";
+export * from "./notebook/lesson-checks/01-attention";
+export * from "./notebook/lesson-checks/03-vae";
+export * from "./notebook/lesson-checks/04-gan";
 
 // metrics/: FID, KID and class coverage of generated images, in float64
 export * from "./metrics/linalg";
@@ -71,6 +74,7 @@ export * from "./models/transformer/kv-cache";
 export * from "./models/transformer/char-lm";
 export * from "./models/transformer/bpe";
 export * from "./models/transformer/ngram";
+export * from "./models/transformer/checks";
 export * from "./models/vae/losses";
 export * from "./models/vae/vae-base";
 export * from "./models/vae/vae";
@@ -100,3 +104,4 @@ export * from "./models/latent/autoencoder";
 export * from "./models/classifier/fashion-classifier";
 export * from "./models/classifier/trainer";
 export * from "./models/classifier/evaluate";
+export * from "./models/diffusion/checks";

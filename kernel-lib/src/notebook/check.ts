@@ -99,6 +99,20 @@ export function checkThat(condition: boolean, message: string): void {
 }
 
 /**
+ * Runs a check that must fail (a check shown rejecting a wrong formula) and returns its CheckError's
+ * message; throws a CheckError if it passed. Any other error propagates.
+ */
+export function checkFails(check: () => unknown, what: string): string {
+  try {
+    check();
+  } catch (e) {
+    if (e instanceof CheckError) return e.message;
+    throw e;
+  }
+  throw new CheckError(`${what}: the check should have failed, but it passed`);
+}
+
+/**
  * Runs `fn` and asserts it leaves `tf.memory().numTensors` as it found it: every tensor it made was disposed
  * or returned inside something it disposed. Works with async functions. Returns what `fn` returned.
  */

@@ -25,6 +25,19 @@ export interface DiffusionSampleOptions {
   clip?: [number, number] | null;
   /** Timesteps at which to keep a copy of x_t (T is the starting noise, 0 the final sample). Default none. */
   keep?: number[];
+  /**
+   * Start from this x_T, (n, dataDim), instead of drawing it. The seed still draws the noise of every step
+   * (the draw that would have been x_T is skipped), so x_T and the sampler's noise can be varied apart.
+   */
+  xT?: tf.Tensor2D | null;
+}
+
+/** The starting point: a copy of options.xT, or N(0, I) from the first seed of `rng` (drawn either way). */
+function startingNoise(o: DiffusionSampleOptions, dataDim: number, rng: Rng): tf.Tensor2D {
+  const seed = rng.seed();
+  if (!o.xT) return tf.randomNormal([o.n, dataDim], 0, 1, "float32", seed) as tf.Tensor2D;
+  if (o.xT.shape[0] !== o.n || o.xT.shape[1] !== dataDim) throw new RangeError(`sampler: xT has shape [${o.xT.shape.join(", ")}], expected [${o.n}, ${dataDim}]`);
+  return o.xT.clone();
 }
 
 /** What a sampler returns. The caller disposes `samples` and every tensor in `trajectory`. */
@@ -71,7 +84,7 @@ export function ddpmSample(model: Denoiser, schedule: NoiseSchedule, options: Di
   const keep = new Set(options.keep ?? []);
   const D = model.config.dataDim;
   const trajectory: DiffusionSampleResult["trajectory"] = [];
-  let x = tf.randomNormal([options.n, D], 0, 1, "float32", rng.seed()) as tf.Tensor2D; // x_T
+  let x = startingNoise(options, D, rng); // x_T
   if (keep.has(schedule.T)) trajectory.push({ t: schedule.T, x: x.clone() });
   for (let t = schedule.T; t >= 1; t--) {
     const next = tf.tidy(() => {
@@ -113,7 +126,7 @@ export function ddimSample(model: Denoiser, schedule: NoiseSchedule, options: Di
   const taus = ddimTimesteps(schedule.T, options.steps ?? Math.min(50, schedule.T));
   const keep = new Set(options.keep ?? []);
   const trajectory: DiffusionSampleResult["trajectory"] = [];
-  let x = tf.randomNormal([options.n, model.config.dataDim], 0, 1, "float32", rng.seed()) as tf.Tensor2D; // x_T
+  let x = startingNoise(options, model.config.dataDim, rng); // x_T
   if (keep.has(schedule.T)) trajectory.push({ t: schedule.T, x: x.clone() });
   taus.forEach((t, i) => {
     const s = i + 1 < taus.length ? taus[i + 1]! : 0;

@@ -73,9 +73,13 @@ export class CharGPT {
   readonly blocks: Block[];
   readonly lnF: { gamma: tf.Variable; beta: tf.Variable };
   readonly head: { w: tf.Variable | null; b: tf.Variable }; // (dModel, V) unless tied, (V)
-  private readonly mask: tf.Tensor2D; // (T, T) causal
+  private readonly mask: tf.Tensor2D; // (T, T) causal, or all ones without `causal`
 
-  constructor(config: CharGPTConfig, r: Rng = globalRng()) {
+  /**
+   * `options.causal` (default true) applies the causal mask. false builds the decoder a common tutorial's
+   * mask-free attention gives, which reads the very character it is asked to predict (lesson 02 measures it).
+   */
+  constructor(config: CharGPTConfig, r: Rng = globalRng(), options: { causal?: boolean } = {}) {
     const { tieWeights, ...rest } = config;
     const c: FullCharGPTConfig = { dFF: 4 * config.dModel, positional: "learned", ...rest, ...(tieWeights ? { tieWeights: true as const } : {}) };
     for (const k of ["vocabSize", "contextLength", "dModel", "numHeads", "numLayers", "dFF"] as const) {
@@ -89,7 +93,7 @@ export class CharGPT {
     this.blocks = Array.from({ length: c.numLayers }, () => new Block({ dModel: c.dModel, numHeads: c.numHeads, dFF: c.dFF }, r));
     this.lnF = { gamma: param(() => tf.ones([c.dModel])), beta: param(() => tf.zeros([c.dModel])) };
     this.head = { w: c.tieWeights ? null : param(() => tf.randomNormal([c.dModel, c.vocabSize], 0, 0.02, "float32", r.seed())), b: param(() => tf.zeros([c.vocabSize])) };
-    this.mask = causalMask(c.contextLength);
+    this.mask = options.causal === false ? tf.ones([c.contextLength, c.contextLength]) : causalMask(c.contextLength);
   }
 
   /**
