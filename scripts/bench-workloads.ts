@@ -22,7 +22,7 @@
  *                Res(128->128); up Res(128+128->64) at 7, nearest x2, Res(64+64->32) at 14, nearest x2,
  *                Res(32+32->32) at 28; output conv 3x3 to 1; Adam 2e-4
  *
- * The three convolutional workloads step with kernel-lib's fusedAdam (tf.train.adam's numbers, one
+ * Every workload steps with kernel-lib's fusedAdam, as the lessons' trainers do (tf.train.adam's numbers, one
  * native pass per variable on wasm+native; plain tfjs ops on other backends), and unet normalizes with
  * kernel-lib's groupNorm (native forward and backward on wasm+native, tfjs ops elsewhere).
  */
@@ -121,7 +121,7 @@ function vae(): Workload {
   const [e1, e2, mu, lv] = [dense(784, 512, 10, vars), dense(512, 256, 11, vars), dense(256, 16, 12, vars), dense(256, 16, 13, vars)];
   const [d1, d2, d3] = [dense(16, 256, 14, vars), dense(256, 512, 15, vars), dense(512, 784, 16, vars)];
   const x = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([B, 784], 0, 1, "float32", 17), 0.7), "float32"));
-  const opt = tf.train.adam(1e-3);
+  const opt = adam(1e-3);
   let seed = 100;
   return {
     step: async () => {
@@ -153,8 +153,8 @@ function gan(): Workload {
   const g = [dense(100, 256, 20, gVars), dense(256, 512, 21, gVars), dense(512, 784, 22, gVars)];
   const d = [dense(784, 512, 23, dVars), dense(512, 256, 24, dVars), dense(256, 1, 25, dVars)];
   const real = tf.randomUniform([B, 784], -1, 1, "float32", 26);
-  const optG = tf.train.adam(2e-4, 0.5);
-  const optD = tf.train.adam(2e-4, 0.5);
+  const optG = adam(2e-4, 0.5);
+  const optD = adam(2e-4, 0.5);
   const G = (z: tf.Tensor) => tf.tanh(apply(tf.leakyRelu(apply(tf.leakyRelu(apply(z, g[0]!), 0.2), g[1]!), 0.2), g[2]!));
   const D = (x: tf.Tensor) => apply(tf.leakyRelu(apply(tf.leakyRelu(apply(x, d[0]!), 0.2), d[1]!), 0.2), d[2]!);
   let seed = 200;
@@ -205,7 +205,7 @@ function charGpt(): Workload {
   const mask = causalMask(T);
   const idx = tf.randomUniform([B, T], 0, V, "int32", 81);
   const targets = tf.oneHot(tf.randomUniform([B * T], 0, V, "int32", 82), V);
-  const opt = tf.train.adam(1e-3);
+  const opt = adam(1e-3);
   const layerNorm = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
     const { mean, variance } = tf.moments(x, -1, true);
     return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), g), b);
@@ -278,8 +278,8 @@ function dcgan(): Workload {
   const d2 = convLayer(4, 64, 128, 94, dVars);
   const d3 = dense(7 * 7 * 128, 1, 95, dVars);
   const real = tf.randomUniform([B, 28, 28, 1], -1, 1, "float32", 96);
-  const optG = fusedAdam(2e-4, 0.5, 0.999);
-  const optD = fusedAdam(2e-4, 0.5, 0.999);
+  const optG = adam(2e-4, 0.5, 0.999);
+  const optD = adam(2e-4, 0.5, 0.999);
   const batchNorm = (x: tf.Tensor) => {
     const { mean, variance } = tf.moments(x, [0, 1, 2]);
     return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), gamma), beta);
@@ -320,7 +320,7 @@ function convVae(): Workload {
   const d1 = convLayer(4, 64, 32, 104, vars, true);
   const d2 = convLayer(4, 32, 1, 105, vars, true);
   const x = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([B, 28, 28, 1], 0, 1, "float32", 106), 0.7), "float32"));
-  const opt = fusedAdam(1e-3);
+  const opt = adam(1e-3);
   let seed = 400;
   return {
     step: async () => {
@@ -380,7 +380,7 @@ function unet(): Workload {
   const x0 = tf.randomUniform([B, 28, 28, 1], -1, 1, "float32", 510);
   const pool = (x: tf.Tensor) => tf.avgPool(x as tf.Tensor4D, 2, 2, "valid");
   const upsample = (x: tf.Tensor) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [x.shape[1]! * 2, x.shape[2]! * 2]);
-  const opt = fusedAdam(2e-4);
+  const opt = adam(2e-4);
   let step = 600;
   return {
     step: async () => {
@@ -411,7 +411,13 @@ function unet(): Workload {
 }
 
 /** Builds a workload on the active backend. */
-export function makeWorkload(name: WorkloadName): Workload {
+/** Which Adam the workloads step with: kernel-lib's fused one (what the trainers use) or tfjs's (to compare). */
+let adamKind: "fused" | "tfjs" = "fused";
+const adam = (lr: number, beta1?: number, beta2?: number): tf.Optimizer => (adamKind === "fused" ? fusedAdam(lr, beta1, beta2) : tf.train.adam(lr, beta1, beta2));
+
+/** Builds a workload; `options.adam` "tfjs" steps it with tf.train.adam instead of the fused one (scripts/profile-step.ts). */
+export function makeWorkload(name: WorkloadName, options: { adam?: "fused" | "tfjs" } = {}): Workload {
+  adamKind = options.adam ?? "fused";
   if (name.startsWith("sgemm-")) return sgemm(Number(name.slice("sgemm-".length)));
   switch (name) {
     case "attention":

@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { EpochOrder } from "../../data/epoch-order";
 import { Rng } from "../../runtime/random";
 import { FashionClassifier } from "./fashion-classifier";
+import { fusedAdam } from "../../train/fused-adam";
 
 export interface ClassifierTrainerOptions {
   /** Images per step. Default 128. */
@@ -36,7 +37,7 @@ export class ClassifierTrainer {
     if (this.stepsPerEpoch < 1) throw new RangeError(`ClassifierTrainer: ${n} images make no batch of ${this.batchSize}`);
     this.images = tf.tidy(() => images.reshape([n, -1]).clone() as tf.Tensor2D);
     this.labels = tf.tensor1d(Int32Array.from(labels), "int32");
-    this.optimizer = tf.train.adam(options.learningRate ?? 1e-3);
+    this.optimizer = fusedAdam(options.learningRate ?? 1e-3);
     this.batches = new EpochOrder(n, this.batchSize, options.rng);
   }
 

@@ -9,6 +9,7 @@ import { epsilonLoss } from "./loss";
 import { NoiseSchedule } from "./schedules";
 import { EpochOrder } from "../../data/epoch-order";
 import { Rng } from "../../runtime/random";
+import { fusedAdam } from "../../train/fused-adam";
 
 export interface DiffusionTrainerOptions {
   /** Examples per step. Default 256. */
@@ -76,7 +77,7 @@ export class DiffusionTrainer<M extends Denoiser = Denoiser> {
     this.emaDecay = options.emaDecay ?? 0;
     this.learningRate = options.learningRate ?? 1e-3;
     this.decaySteps = options.decaySteps ?? 0;
-    this.optimizer = tf.train.adam(this.learningRate);
+    this.optimizer = fusedAdam(this.learningRate);
     this.batches = new EpochOrder(this.data.shape[0], this.batchSize, this.rng);
     if (this.emaDecay > 0) {
       this.average = model.fresh() as M;

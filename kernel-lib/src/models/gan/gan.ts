@@ -12,6 +12,7 @@ import { GeneratorLossKind, discriminatorLoss, generatorLoss } from "./losses";
 import { packSamples } from "./packing";
 import { Network } from "../../nn/network";
 import { Rng, rng as globalRng } from "../../runtime/random";
+import { fusedAdam } from "../../train/fused-adam";
 
 /** Seeded latent codes z ~ N(0, I), (n, latentDim). The same seed gives the same codes on every backend. */
 export function sampleLatent(n: number, latentDim: number, seed: number): tf.Tensor2D {
@@ -84,8 +85,8 @@ export class Gan {
     }
     const lr = options.learningRate ?? 1e-3;
     const [b1, b2] = options.betas ?? [0.5, 0.999];
-    this.dOptimizer = tf.train.adam(lr, b1, b2);
-    this.gOptimizer = tf.train.adam(lr, b1, b2);
+    this.dOptimizer = fusedAdam(lr, b1, b2);
+    this.gOptimizer = fusedAdam(lr, b1, b2);
     this.rng = options.rng ?? globalRng();
     this.averageGenerator = options.averageGenerator ?? null;
     this.averageDecay = options.averageDecay ?? 0.999;

@@ -10,6 +10,7 @@ import { Rng } from "../../runtime/random";
 import { CheckpointError, disposeCheckpoint, loadCheckpoint, saveCheckpoint } from "../../train/checkpoint";
 import { EncoderDecoder, Seq2SeqConfig } from "./encoder-decoder";
 import { padBatch, Seq2SeqVocab } from "./vocab";
+import { fusedAdam } from "../../train/fused-adam";
 
 export interface Seq2SeqTrainerOptions {
   /** Pairs per step. Default 64. */
@@ -46,7 +47,7 @@ export class Seq2SeqTrainer {
     }
     this.stepsPerEpoch = Math.floor(pairs.length / this.batchSize);
     this.labelSmoothing = options.labelSmoothing ?? 0.1;
-    this.optimizer = tf.train.adam(options.learningRate ?? 1e-3);
+    this.optimizer = fusedAdam(options.learningRate ?? 1e-3);
     this.batches = new EpochOrder(pairs.length, this.batchSize, options.rng);
   }
 

@@ -10,6 +10,7 @@ import { CharTokenizer, Tokenizer } from "./tokenizer";
 import { Rng, rng as globalRng } from "../../runtime/random";
 import { Checkpoint, CheckpointError, loadCheckpoint, saveCheckpoint } from "../../train/checkpoint";
 import { TrainResult, train } from "../../train/train";
+import { fusedAdam } from "../../train/fused-adam";
 
 /** The checkpoint kind of a {@link CharGPT}. */
 export const CHAR_GPT_KIND = "char-gpt";
@@ -197,7 +198,7 @@ export async function trainCharGPT(model: CharGPT, tokenizer: Tokenizer, text: s
   const r = options.rng ?? globalRng();
   const { train: trainIds, val: valIds } = splitTrainVal(tokenizer.encode(text), 0.9);
   const T = model.config.contextLength;
-  const optimizer = tf.train.adam(learningRate);
+  const optimizer = fusedAdam(learningRate);
   const valProbe = valIds.subarray(0, Math.min(valIds.length, evalChars + 1));
   let stepSeconds = 0;
   let stepsTimed = 0;

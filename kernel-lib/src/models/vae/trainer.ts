@@ -7,6 +7,7 @@ import { VaeLoss } from "./losses";
 import { VaeModel } from "./vae-base";
 import { EpochOrder } from "../../data/epoch-order";
 import { Rng } from "../../runtime/random";
+import { fusedAdam } from "../../train/fused-adam";
 
 export interface VaeTrainerOptions {
   /** Images per step. Default 128. */
@@ -40,7 +41,7 @@ export class VaeTrainer {
     this.images = tf.tidy(() => images.reshape([images.shape[0]!, -1]).clone() as tf.Tensor2D);
     this.stepsPerEpoch = Math.floor(this.images.shape[0] / this.batchSize);
     if (this.stepsPerEpoch < 1) throw new RangeError(`VaeTrainer: ${this.images.shape[0]} images make no batch of ${this.batchSize}`);
-    this.optimizer = tf.train.adam(options.learningRate ?? 1e-3);
+    this.optimizer = fusedAdam(options.learningRate ?? 1e-3);
     this.batches = new EpochOrder(this.images.shape[0], this.batchSize, this.rng);
   }
 
