@@ -17,6 +17,7 @@
  * are taught in notebooks/00-tour.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
+import { KernelArgs, WasmBackend } from "./wasm-heap";
 
 /** The addon's group-norm functions (norm.cc documents the arguments). */
 interface NativeNorm {
@@ -24,14 +25,6 @@ interface NativeNorm {
   groupNormBackward(heap: ArrayBuffer, n: number, hw: number, c: number, groups: number, xOff: number, dyOff: number, gammaOff: number, meanOff: number, rstdOff: number, dxOff: number, dgammaOff: number, dbetaOff: number): void;
 }
 
-interface WasmBackend {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
 const GN_FORWARD = "AigcGroupNorm";
 const GN_BACKWARD = "AigcGroupNormGrad";

@@ -15,6 +15,7 @@
  * are taught in notebooks/00-tour.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
+import { KernelArgs, WasmBackend } from "./wasm-heap";
 import { registerImageKernels } from "./image-kernels";
 
 /** The addon's convolution functions (kernel-lib/native/src/conv.cc documents the arguments). */
@@ -36,15 +37,6 @@ export interface NativeConv {
   conv2dBackpropFilter(heap: ArrayBuffer, geo: Int32Array, xOff: number, dyOff: number, dwOff: number): void;
 }
 
-/** The parts of tfjs-backend-wasm's BackendWasm used here (its own types ship as ESM only). */
-interface WasmBackend {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 type Pad = "same" | "valid" | number | tf.backend_util.ExplicitPadding;
 type Rounding = "floor" | "round" | "ceil" | undefined;
 type Shape4 = [number, number, number, number];
