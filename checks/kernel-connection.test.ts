@@ -9,10 +9,10 @@ import { after, before, describe, test } from "node:test";
 import * as assert from "node:assert/strict";
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import { KernelClient } from "../kernel/client";
 import { repoRoot, specForThisCheckout } from "../kernel/kernelspec";
+import { freePort } from "../kernel/connection-files";
 
 const ROOT = repoRoot();
 const START_MS = 60000;
@@ -33,16 +33,6 @@ after(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once("exit", () => r()));

@@ -7,12 +7,12 @@ import { after, before, describe, test } from "node:test";
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import * as zmq from "zeromq";
 import { ExecuteResult, KernelClient, Message } from "../kernel/client";
 import { repoRoot, specForThisCheckout } from "../kernel/kernelspec";
 import { cellSource, readNotebook, toLines } from "../kernel/runner";
+import { freePort } from "../kernel/connection-files";
 
 const ROOT = repoRoot();
 const OUT = path.join(ROOT, "checks", "out");
@@ -44,16 +44,6 @@ function resultText(r: ExecuteResult): string | undefined {
   return res?.content.data["text/plain"];
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
