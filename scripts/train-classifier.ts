@@ -12,8 +12,9 @@
  * data, the settings, the backend, the time, the per-epoch history and the final test accuracy.
  */
 import * as path from "node:path";
-import { accuracy, ClassifierTrainer, CLASSIFIER_DEFAULT_CONFIG, currentBackend, FashionClassifier, loadFashionMnist, setSeed, tf, train, useBestBackend } from "kernel-lib";
-import { Options } from "./options";
+import { accuracy, ClassifierTrainer, CLASSIFIER_DEFAULT_CONFIG, FashionClassifier, setSeed, tf, train, useBestBackend } from "kernel-lib";
+import { commandLineOrExit, Options } from "./options";
+import { backendLabel, fashionSplits } from "./records";
 
 interface Args {
   epochs: number;
@@ -23,6 +24,19 @@ interface Args {
   seed: number;
   out: string;
 }
+
+export const USAGE = `usage: node build/scripts/train-classifier.js [options]
+
+Trains the Fashion-MNIST classifier whose features the image metrics use and writes its checkpoint.
+
+  --epochs N       passes over the training split (default 8)
+  --source S       subset | full | auto: the shipped subset, Debian's full dataset-fashion-mnist, or full when
+                   installed (default auto)
+  --batch N        batch size (default 128)
+  --lr X           Adam learning rate (default 1e-3)
+  --seed N         random seed (default 0)
+  --out FILE       checkpoint to write (default notebooks/checkpoints/fashion-classifier.ckpt)
+  -h, --help       print this and exit`;
 
 function parseArgs(argv: string[]): Args {
   const o = new Options(argv, ["epochs", "source", "batch", "lr", "seed", "out"]);
@@ -38,14 +52,11 @@ function parseArgs(argv: string[]): Args {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = commandLineOrExit("train-classifier", USAGE, parseArgs);
   const backend = await useBestBackend();
   const rng = setSeed(args.seed);
   // 1) Data: the training split and the test split of the same source.
-  const trainSet = loadFashionMnist({ split: "train", source: args.source });
-  const testSet = loadFashionMnist({ split: "test", source: trainSet.source });
-  console.log(trainSet.description);
-  console.log(testSet.description);
+  const { trainSet, testSet } = fashionSplits(args.source);
   // 2) Model and trainer.
   const model = new FashionClassifier(CLASSIFIER_DEFAULT_CONFIG, rng.fork());
   const trainer = new ClassifierTrainer(model, trainSet.images, trainSet.labels, { batchSize: args.batch, learningRate: args.lr, rng: rng.fork() });
@@ -86,7 +97,7 @@ async function main(): Promise<void> {
     testAccuracy,
     seconds: Math.round(result.seconds),
     stepMs: Number(stepMs.toFixed(1)),
-    backend: currentBackend()?.summary.replace(/^kernel-lib backend: /, "").split(";")[0] ?? backend.name,
+    backend: backendLabel(backend.name),
     history,
     madeBy: `scripts/train-classifier.ts ${process.argv.slice(2).join(" ")}`.trim(),
   };

@@ -33,7 +33,6 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import {
-  currentBackend,
   ddimSample,
   ddpmSample,
   DIFFUSION_IMAGE_CONFIG,
@@ -58,6 +57,7 @@ import {
   useBestBackend,
 } from "kernel-lib";
 import { commandLineOrExit, Options, OptionError } from "./options";
+import { backendLabel } from "./records";
 
 /** The seed of every evaluation, so the notebook can reproduce the recorded numbers. */
 const EVAL_SEED = 7;
@@ -216,7 +216,7 @@ async function main(): Promise<void> {
     evalSeed: EVAL_SEED,
     trainSeconds: Math.round(trainSeconds),
     stepMs: Number(((1000 * trainSeconds) / Math.max(1, stepsDone)).toFixed(1)),
-    backend: currentBackend()?.summary.replace(/^kernel-lib backend: /, "").split(";")[0] ?? "?",
+    backend: backendLabel(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? "?", threadsEnv: process.env.AIGC_THREADS ?? null },
     final: history[history.length - 1],
     history,

@@ -10,16 +10,32 @@
  * --out notebooks/checkpoints/seq2seq-dates.ckpt.
  */
 import * as path from "node:path";
-import { beamDecode, currentBackend, EncoderDecoder, exactMatch, greedyDecode, loadDates, saveSeq2Seq, Seq2SeqTrainer, Seq2SeqVocab, setSeed, train, useBestBackend } from "kernel-lib";
-import { Options } from "./options";
+import { beamDecode, EncoderDecoder, exactMatch, greedyDecode, loadDates, saveSeq2Seq, Seq2SeqTrainer, Seq2SeqVocab, setSeed, train, useBestBackend } from "kernel-lib";
+import { commandLineOrExit, Options } from "./options";
+import { backendLabel } from "./records";
 
 /** The task's vocabularies: lower-case words with spaces, commas and hyphens in; digits and hyphens out. */
 export const DATE_VOCABS = { source: new Seq2SeqVocab("abcdefghijklmnopqrstuvwxyz ,-"), target: new Seq2SeqVocab("0123456789-") };
 
-async function main(): Promise<void> {
-  const o = new Options(process.argv.slice(2), ["epochs", "batch", "lr", "smoothing", "d", "layers", "heads", "seed", "out"]);
+export const USAGE = `usage: node build/scripts/train-seq2seq.js [options]
+
+Trains the encoder-decoder on the date-translation task and writes its checkpoint.
+
+  --epochs N       passes over the 20,000 training pairs (default 6)
+  --batch N        batch size (default 64)
+  --lr X           Adam learning rate (default 1e-3)
+  --smoothing X    label smoothing (default 0.1)
+  --d N            model width (default 128)
+  --layers N       encoder and decoder layers each (default 2)
+  --heads N        attention heads (default 4)
+  --seed N         random seed (default 0)
+  --out FILE       checkpoint to write (default notebooks/checkpoints/seq2seq-dates.ckpt)
+  -h, --help       print this and exit`;
+
+function parseArgs(argv: string[]) {
+  const o = new Options(argv, ["epochs", "batch", "lr", "smoothing", "d", "layers", "heads", "seed", "out"]);
   const repo = path.resolve(__dirname, "..", "..");
-  const args = {
+  return {
     epochs: o.number("epochs", 6, { min: 1 }),
     batch: o.number("batch", 64, { min: 1 }),
     lr: o.number("lr", 1e-3, { integer: false, min: 0, minIncluded: false }),
@@ -30,6 +46,10 @@ async function main(): Promise<void> {
     seed: o.number("seed", 0, { min: -Infinity }),
     out: path.resolve(o.string("out") ?? path.join(repo, "notebooks", "checkpoints", "seq2seq-dates.ckpt")),
   };
+}
+
+async function main(): Promise<void> {
+  const args = commandLineOrExit("train-seq2seq", USAGE, parseArgs);
   const backend = await useBestBackend();
   const rng = setSeed(args.seed);
   const [trainPairs, valPairs, testPairs] = (["train", "val", "test"] as const).map((s) => loadDates(s).map((p) => ({ source: p.words, target: p.iso })));
@@ -68,7 +88,7 @@ async function main(): Promise<void> {
     testExactMatchGreedy: testGreedy,
     testExactMatchBeam4First200: testBeam200,
     seconds: Math.round(result.seconds),
-    backend: currentBackend()?.summary.replace(/^kernel-lib backend: /, "").split(";")[0] ?? backend.name,
+    backend: backendLabel(backend.name),
     history,
     madeBy: `scripts/train-seq2seq.ts ${process.argv.slice(2).join(" ")}`.trim(),
   };

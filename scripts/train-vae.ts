@@ -17,8 +17,9 @@
  * whole test split used and on the first 500 test images (the shipped test subset, which quick mode uses).
  */
 import * as path from "node:path";
-import { CONV_VAE_DEFAULT_CONFIG, ConvVae, ConvVaeConfig, currentBackend, loadFashionMnist, setSeed, tf, train, useBestBackend, Vae, VaeConfig, VaeLoss, VaeModel, VaeTrainer } from "kernel-lib";
+import { CONV_VAE_DEFAULT_CONFIG, ConvVae, ConvVaeConfig, setSeed, tf, train, useBestBackend, Vae, VaeConfig, VaeLoss, VaeModel, VaeTrainer } from "kernel-lib";
 import { commandLineOrExit, integerItem, Options } from "./options";
+import { backendLabel, fashionSplits } from "./records";
 
 interface Args {
   model: "mlp" | "conv";
@@ -79,10 +80,7 @@ async function main(): Promise<void> {
   const backend = await useBestBackend();
   const rng = setSeed(args.seed);
   // 1) Data: the training split and the test split of the same source.
-  const trainSet = loadFashionMnist({ split: "train", source: args.source });
-  const testSet = loadFashionMnist({ split: "test", source: trainSet.source });
-  console.log(trainSet.description);
-  console.log(testSet.description);
+  const { trainSet, testSet } = fashionSplits(args.source);
   const test500 = testSet.images.slice(0, 500);
   // 2) Model and trainer.
   const config = args.model === "conv" ? { ...CONV_VAE_DEFAULT_CONFIG, latentDim: args.latent } : { inputDim: 784, hiddenDims: args.hidden, latentDim: args.latent };
@@ -129,7 +127,7 @@ async function main(): Promise<void> {
     test500: first500,
     seconds: Math.round(result.seconds),
     stepMs: Number(stepMs.toFixed(1)),
-    backend: currentBackend()?.summary.replace(/^kernel-lib backend: /, "").split(";")[0] ?? backend.name,
+    backend: backendLabel(backend.name),
     history,
     madeBy: `scripts/train-vae.ts ${process.argv.slice(2).join(" ")}`.trim(),
   };
