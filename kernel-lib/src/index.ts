@@ -104,4 +104,7 @@ export * from "./models/latent/autoencoder";
 export * from "./models/classifier/fashion-classifier";
 export * from "./models/classifier/trainer";
 export * from "./models/classifier/evaluate";
+// models/scoring/: the six image models behind one interface, and the one FID/KID table for all of them
+export * from "./models/scoring/image-models";
+export * from "./models/scoring/score-table";
 export * from "./models/diffusion/checks";
