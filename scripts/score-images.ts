@@ -87,7 +87,12 @@ async function main(): Promise<void> {
   const table = { testImages: test.count, rows };
   console.log("\n" + imageScoreMarkdown(table));
   writeImageScores(args.out, table);
-  console.log(`wrote ${path.relative(process.cwd(), args.out)}`);
+  // The same table as Markdown, for the report index (which loads no TensorFlow.js).
+  const md = args.out.replace(/\.json$/, "") + ".md";
+  const caption = `FID and KID against ${test.count.toLocaleString("en-US")} Fashion-MNIST test images on the shipped classifier's features; made by \`node build/scripts/score-images.js --samples ${args.samples}\` on ${new Date().toISOString().slice(0, 10)}.`;
+  fs.writeFileSync(md + ".tmp", imageScoreMarkdown(table, caption) + "\n");
+  fs.renameSync(md + ".tmp", md);
+  console.log(`wrote ${path.relative(process.cwd(), args.out)} and ${path.relative(process.cwd(), md)}`);
   classifier.dispose();
 }
 

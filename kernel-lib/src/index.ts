@@ -85,6 +85,7 @@ export { ConvDiscriminator, ConvGanOptions, ConvGenerator } from "./models/gan/n
 export * from "./models/gan/packing";
 export * from "./models/gan/dcgan";
 export * from "./models/gan/gan";
+export * from "./models/gan/shipped";
 export * from "./models/gan/presets";
 export * from "./models/diffusion/schedules";
 export { posteriorCoefficients, predictX0, qSample, qStep, sampleTimesteps } from "./models/diffusion/forward";

@@ -2,20 +2,20 @@
  * The six shipped Fashion-MNIST image models behind one interface, so that every one is sampled and scored the
  * same way: the MLP and convolutional VAEs (notebooks/03-vae.ipynb), the MLP GAN and the DCGAN
  * (notebooks/04-gan.ipynb), the MLP and U-Net denoisers (notebooks/05-diffusion.ipynb). VAEs give their decoders'
- * pixel means, GANs their weight-averaged generators, diffusion models DDPM ancestral samples with x̂₀ clipped to
- * [-1, 1]. Every model draws images (n, 28, 28) in [0, 1].
+ * pixel means, GANs their weight-averaged generators, the MLP denoiser DDPM ancestral samples (all T = 200 steps) and
+ * the U-Net DDIM samples on 50 of the 200 steps (η = 0: MEASURE-UNET-FWD, and
+ * 10,000 ancestral samples would take over an hour on 2 cores), both with x̂₀ clipped to [-1, 1]. Every model draws
+ * images (n, 28, 28) in [0, 1].
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { Rng } from "../../runtime/random";
-import { disposeCheckpoint, loadCheckpoint } from "../../train/checkpoint";
 import { Denoiser } from "../diffusion/denoiser";
 import { loadDiffusion } from "../diffusion/denoiser-mlp";
-import { ddpmSample } from "../diffusion/samplers";
+import { ddimSample, ddpmSample } from "../diffusion/samplers";
 import { NoiseSchedule } from "../diffusion/schedules";
 import { loadUNet } from "../diffusion/unet";
-import { createFashionGan, FashionGanConfig } from "../gan/presets";
+import { loadFashionGan } from "../gan/shipped";
 import { loadConvVae } from "../vae/conv-vae";
 import { loadVae } from "../vae/vae";
 
@@ -30,7 +30,7 @@ export const IMAGE_MODEL_LABELS: Record<ImageModelName, string> = {
   "gan-fashion": "MLP GAN",
   "gan-dcgan": "DCGAN",
   "diffusion-fashion": "MLP diffusion",
-  "diffusion-fashion-unet": "U-Net diffusion",
+  "diffusion-fashion-unet": "U-Net diffusion (DDIM, 50 steps)",
 };
 
 /** A loaded image model: `draw(n, seed)` gives n images (n, 28, 28) in [0, 1]; `dispose` frees its weights. */
@@ -44,9 +44,10 @@ export interface ImageModel {
 const toImages = (x: tf.Tensor, signed: boolean): tf.Tensor3D =>
   tf.tidy(() => tf.clipByValue(signed ? tf.div(tf.add(x, 1), 2) : x, 0, 1).reshape([-1, 28, 28]) as tf.Tensor3D);
 
-function diffusionDraw(model: Denoiser, schedule: NoiseSchedule): (n: number, seed: number) => tf.Tensor3D {
+function diffusionDraw(model: Denoiser, schedule: NoiseSchedule, ddimSteps?: number): (n: number, seed: number) => tf.Tensor3D {
   return (n, seed) => {
-    const { samples, trajectory } = ddpmSample(model, schedule, { n, seed, clip: [-1, 1] });
+    const options = { n, seed, clip: [-1, 1] as [number, number] };
+    const { samples, trajectory } = ddimSteps ? ddimSample(model, schedule, { ...options, steps: ddimSteps, eta: 0 }) : ddpmSample(model, schedule, options);
     tf.dispose(trajectory.map((s) => s.x));
     const out = toImages(samples, true);
     samples.dispose();
@@ -55,15 +56,8 @@ function diffusionDraw(model: Denoiser, schedule: NoiseSchedule): (n: number, se
 }
 
 function loadGan(file: string): { draw: (n: number, seed: number) => tf.Tensor3D; dispose: () => void } {
-  const ckpt = loadCheckpoint(file, { kind: "gan-fashion" });
-  try {
-    const config = ckpt.config as FashionGanConfig & { seed: number };
-    const gan = createFashionGan(config, new Rng(config.seed));
-    gan.averageGenerator!.loadWeights(ckpt.weights);
-    return { draw: (n, seed) => tf.tidy(() => toImages(gan.sample(n, seed), true)), dispose: () => gan.dispose() };
-  } finally {
-    disposeCheckpoint(ckpt);
-  }
+  const { gan } = loadFashionGan(file);
+  return { draw: (n, seed) => tf.tidy(() => toImages(gan.sample(n, seed), true)), dispose: () => gan.dispose() };
 }
 
 /** Loads the shipped model `name` from `dir/<name>.ckpt`; a clear error if the name or the file is wrong. */
@@ -80,7 +74,7 @@ export function loadImageModel(name: string, dir: string): ImageModel {
     inner = loadGan(file);
   } else {
     const d = key === "diffusion-fashion" ? loadDiffusion(file) : loadUNet(file);
-    inner = { draw: diffusionDraw(d.model, d.schedule), dispose: () => d.model.dispose() };
+    inner = { draw: diffusionDraw(d.model, d.schedule, key === "diffusion-fashion" ? undefined : 50), dispose: () => d.model.dispose() };
   }
   return { name: key, label: IMAGE_MODEL_LABELS[key], draw: inner.draw, dispose: inner.dispose };
 }

@@ -11,9 +11,12 @@ import { FASHION_MNIST_CLASSES } from "../../data/fashion-mnist";
 import { fid } from "../../metrics/fid";
 import { kid } from "../../metrics/kid";
 import { Float64Matrix } from "../../metrics/linalg";
-import { imageScores } from "../classifier/evaluate";
-import { FashionClassifier } from "../classifier/fashion-classifier";
-import { drawImages, ImageModel } from "./image-models";
+import * as path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { Progress } from "../../notebook/progress";
+import { classifierFeatures, imageScores } from "../classifier/evaluate";
+import { FashionClassifier, loadClassifier } from "../classifier/fashion-classifier";
+import { drawImages, ImageModel, loadImageModel } from "./image-models";
 
 export interface ImageScoreRow {
   /** Model name (`IMAGE_MODEL_NAMES`), or "floor" for the real-data floor. */
@@ -36,7 +39,8 @@ export interface ImageScoreTable {
   rows: ImageScoreRow[];
 }
 
-const kidOptions = (n: number) => ({ subsets: 100, subsetSize: Math.min(1000, n) });
+/** KID over 100 random subsets of 1,000 (Bińkowski et al.'s size); of half the set when there are fewer than 2,000, so the subsets differ. */
+const kidOptions = (n: number) => ({ subsets: 100, subsetSize: n >= 2000 ? 1000 : Math.max(2, Math.floor(n / 2)) });
 
 /** The real-data floor: FID/KID between the first and second halves of the real features. */
 export function realDataFloor(real: Float64Matrix): ImageScoreRow {
@@ -44,7 +48,7 @@ export function realDataFloor(real: Float64Matrix): ImageScoreRow {
   if (half < 2) throw new RangeError(`realDataFloor: ${real.rows} real images are too few to split in two`);
   const rows = (from: number) => ({ rows: half, cols: real.cols, data: real.data.subarray(from * real.cols, (from + half) * real.cols) });
   const k = kid(rows(0), rows(half), kidOptions(half));
-  return { model: "floor", label: `real data floor (two halves of ${real.rows} test images)`, samples: half, fid: fid(rows(0), rows(half)), kid: k.kid, kidSE: k.standardError, classShares: [] };
+  return { model: "floor", label: `real data floor (two halves of ${real.rows.toLocaleString("en-US")} test images)`, samples: half, fid: fid(rows(0), rows(half)), kid: k.kid, kidSE: k.standardError, classShares: [] };
 }
 
 /** Samples n images of `model` (seeded) and scores them against the real features. */
@@ -57,6 +61,32 @@ export function scoreImageModel(model: ImageModel, classifier: FashionClassifier
     return { model: model.name, label: model.label, samples: n, fid: s.fid, kid: s.kid, kidSE: s.kidStandardError, classShares: s.classShares, samplingSeconds };
   } finally {
     images.dispose();
+  }
+}
+
+/**
+ * What a lesson re-measures: the shipped models `names` (from `dir`, beside dir/fashion-classifier.ckpt), n samples
+ * each, against the real images `test` (N, 28, 28) in [0, 1], with the floor first. Shows a progress bar over the
+ * samples; disposes everything it loads.
+ */
+export async function scoreShippedModels(names: readonly string[], test: tf.Tensor, options: { dir: string; samples: number; batch?: number }): Promise<ImageScoreTable> {
+  const { model: classifier } = loadClassifier(path.join(options.dir, "fashion-classifier.ckpt"));
+  const progress = new Progress({ total: names.length * options.samples, title: `sampling and scoring ${names.length} models` });
+  try {
+    const real = classifierFeatures(classifier, test);
+    const rows = [realDataFloor(real)];
+    for (const [k, name] of names.entries()) {
+      const model = loadImageModel(name, options.dir);
+      try {
+        rows.push(scoreImageModel(model, classifier, real, options.samples, { batch: options.batch ?? 100, onBatch: (done) => progress.update(k * options.samples + done) }));
+      } finally {
+        model.dispose();
+      }
+    }
+    await progress.finish();
+    return { testImages: real.rows, rows };
+  } finally {
+    classifier.dispose();
   }
 }
 
