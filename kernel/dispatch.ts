@@ -1,12 +1,14 @@
 /**
  * Routing requests: the shell and control receive loops, the shell queue (one request at a time, in
  * order), busy/idle around each request, and the answer to each message type (kernel_info, complete,
- * inspect, is_complete, comm_info, history, interrupt, shutdown; execute goes to kernel/execution.ts).
+ * inspect, is_complete, comm_info, history, interrupt, shutdown; execute goes to kernel/execution.ts). Comm
+ * messages skip the queue (kernel/comms.ts): a widget event runs while a cell awaits.
  */
 import * as fs from "node:fs";
 import { setImmediate } from "node:timers";
 import type * as zmq from "zeromq";
 import { tslabTs } from "./converter";
+import { COMM_MESSAGES, Comms } from "./comms";
 import { CellEngine } from "./engine";
 import { Iopub } from "./iopub";
 import { repoRoot } from "./kernelspec";
@@ -77,6 +79,9 @@ export interface DispatcherOptions {
   shutdown: (code: number) => Promise<void>;
   log: (text: string) => void;
   closing: () => boolean;
+  comms: Comms;
+  /** True while a cell runs (the kernel is busy already). */
+  cellRunning: () => boolean;
 }
 
 export class Dispatcher {
@@ -110,6 +115,11 @@ export class Dispatcher {
     }
     if (name === "control") {
       // Control requests are answered at once, even while a cell runs.
+      void this.handle(msg);
+    } else if (COMM_MESSAGES.has(msg.header.msg_type)) {
+      // Comm messages too (a slider moved): their handlers run between the cell's awaits. Busy and idle
+      // only when no cell runs, so that a front end does not show the kernel idle in the middle of a cell.
+      if (this.options.cellRunning()) return this.options.comms.handle(msg);
       void this.handle(msg);
     } else {
       this.shellQueue.push(msg);
@@ -180,7 +190,11 @@ export class Dispatcher {
         return reply(msg, "is_complete_reply", r.complete ? { status: "complete" } : { status: "incomplete", indent: r.indent ?? "" });
       }
       case "comm_info_request":
-        return reply(msg, "comm_info_reply", { status: "ok", comms: {} });
+        return reply(msg, "comm_info_reply", this.options.comms.info(c.target_name));
+      case "comm_open":
+      case "comm_msg":
+      case "comm_close":
+        return this.options.comms.handle(msg);
       case "history_request":
         return reply(msg, "history_reply", { status: "ok", history: [] });
       case "interrupt_request":
@@ -194,7 +208,7 @@ export class Dispatcher {
         return;
       }
       default:
-        // comm_open and other requests this kernel has no use for: ignored, as ipykernel does.
+        // Requests this kernel has no use for: ignored, as ipykernel does.
         this.options.log(`aigc-lab kernel: ignored ${msg.header.msg_type}\n`);
     }
   }

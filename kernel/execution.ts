@@ -2,6 +2,7 @@
  * Running an execute_request: the execution count, execute_input, the cell run by the engine, its
  * execute_result or error on iopub and the execute_reply; interrupts of the running cell.
  */
+import { CommHooks } from "./comms";
 import { CellEngine, CellOutcome } from "./engine";
 import { Iopub } from "./iopub";
 import { resultBundle } from "./results";
@@ -11,6 +12,8 @@ import { Incoming } from "./wire";
 export interface KernelHooks {
   display(content: Parameters<Iopub["display"]>[0], update: boolean): void;
   interruptRequested: boolean;
+  /** Comms with the front end (kernel/comms.ts); kernel-lib's widgets use them. */
+  comms: CommHooks;
 }
 
 export interface ExecutionOptions {
@@ -20,18 +23,25 @@ export interface ExecutionOptions {
   reply: (req: Incoming, msgType: string, content: Record<string, unknown>, metadata?: Record<string, unknown>) => void;
   /** Aborts the execute requests already queued on shell (after a failed cell with stop_on_error). */
   abortQueued: () => Promise<void>;
+  comms: CommHooks;
 }
 
 export class Execution {
   private executionCount = 0;
-  private running = false;
+  private runningCell = false;
   readonly hooks: KernelHooks;
 
   constructor(private readonly options: ExecutionOptions) {
     this.hooks = {
       display: (content, update) => options.iopub.display(content, update),
       interruptRequested: false,
+      comms: options.comms,
     };
+  }
+
+  /** True while a cell runs. */
+  get running(): boolean {
+    return this.runningCell;
   }
 
   async execute(msg: Incoming): Promise<void> {
@@ -47,12 +57,12 @@ export class Execution {
     this.hooks.interruptRequested = false;
     if (!silent) iopub.publish("execute_input", { code, execution_count: count }, msg.header);
     const started = new Date().toISOString();
-    this.running = true;
+    this.runningCell = true;
     let outcome: CellOutcome;
     try {
       outcome = await engine.run(code, `In[${count}]`);
     } finally {
-      this.running = false;
+      this.runningCell = false;
     }
     if (outcome.status === "ok") {
       if (outcome.result && !silent) {
