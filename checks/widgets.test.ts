@@ -199,13 +199,13 @@ test("interact: the first rendering as a normal output, then the widget view wit
   const it = await interact(({ k }) => `k squared is ${k * k}`, { k }, { debounceMs: 0 });
   const shown = fe.displays.slice(displays);
   assert.equal(shown.length, 2);
-  assert.equal(shown[0]!["text/plain"], "'k squared is 4'");
+  assert.equal(shown[0]!["text/plain"], "k squared is 4");
   assert.deepEqual(shown[1]![WIDGET_VIEW_MIME], { model_id: it.box.id, version_major: 2, version_minor: 1 });
   assert.match(String(shown[1]!["text/plain"]), /k = 2 \(1 to 5\)/);
   fe.message(k.id, { method: "update", state: { value: 3 } });
   await it.idle();
   const outputs = it.output.get("outputs") as { data: Record<string, unknown> }[];
-  assert.equal(outputs[0]!.data["text/plain"], "'k squared is 9'");
+  assert.equal(outputs[0]!.data["text/plain"], "k squared is 9");
   assert.equal(it.renders, 2);
   it.close();
 });
@@ -216,7 +216,7 @@ test("interact: a burst of changes is debounced into one redraw, with the last v
   for (let i = 1; i <= 20; i++) fe.message(t.id, { method: "update", state: { value: i / 20 } });
   await it.idle();
   assert.equal(it.renders, 2);
-  assert.equal((it.output.get("outputs") as { data: Record<string, unknown> }[])[0]!.data["text/plain"], "'1.00'");
+  assert.equal((it.output.get("outputs") as { data: Record<string, unknown> }[])[0]!.data["text/plain"], "1.00");
   it.close();
 });
 

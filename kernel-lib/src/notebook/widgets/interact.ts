@@ -60,7 +60,8 @@ export async function renderOnce<V>(render: (values: V) => unknown, values: V): 
   let value: unknown;
   try {
     value = tf.tidy(() => render(values) as tf.TensorContainer);
-    const bundle = await resultBundle(value);
+    // Text is shown as it is, not as a quoted string literal.
+    const bundle = typeof value === "string" ? { data: { "text/plain": value }, metadata: {} } : await resultBundle(value);
     return { output_type: "display_data", data: bundle?.data ?? { "text/plain": "" }, metadata: bundle?.metadata ?? {} };
   } catch (e) {
     return { output_type: "stream", name: "stderr", text: `render failed: ${e instanceof Error ? e.message : String(e)}\n` };
@@ -83,7 +84,8 @@ export async function interact<C extends Record<string, Control<unknown>>>(rende
   const output = new Output([first]);
   const box = new Box([...Object.values(controls), output]);
   const lines = Object.values(controls).map((c) => c.describe());
-  box.display(`[controls: ${lines.join("; ")}. Move them in JupyterLab, Notebook 7 or VS Code to redraw the output above]`);
+  // What a client without widgets shows in place of the controls.
+  box.display(`[controls: ${lines.join("; ")}; as sliders in JupyterLab, Notebook 7 or VS Code, which redraw the output]`);
 
   let renders = 1;
   let timer: ReturnType<typeof setTimeout> | null = null;
