@@ -71,12 +71,13 @@ async function pressOnSlider(cell: number, description: string, key: "ArrowRight
   await page.keyboard.press(key);
 }
 
-async function waitForChange(cell: number, hash: string, timeoutMs: number): Promise<{ hash: string; kind: string; text: string } | null> {
+/** The live output once the kernel's rendering and the page's drawing of it have both changed, of the same kind. */
+async function waitForChange(cell: number, before: { hash: string; kind: string; text: string }, timeoutMs: number): Promise<{ hash: string; kind: string; text: string } | null> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const now = await api((w, c: number) => w.liveOutput(c), cell);
     // A chart is drawn asynchronously: it has changed once the new one is drawn.
-    if (now.hash !== hash && now.kind !== "empty") return now;
+    if (now.hash !== before.hash && now.text !== before.text && now.kind === before.kind) return now;
     await new Promise((r) => setTimeout(r, 100));
   }
   return null;
@@ -105,12 +106,15 @@ for (const file of LESSONS) {
         assert.equal(r.widgetViews, 1, `${lesson} cell ${c.cell}: the widget view was not drawn`);
         assert.ok(r.controls.length > 0, `${lesson} cell ${c.cell}: no controls`);
         for (const control of r.controls) {
+          // Let the current rendering finish drawing first (a chart draws asynchronously).
+          await new Promise((r) => setTimeout(r, 500));
           const before = await api((w, n: number) => w.liveOutput(n), c.cell);
+          assert.ok(["image", "chart", "text"].includes(before.kind), `${lesson} cell ${c.cell}: the live output shows ${before.kind}`);
           const staticBefore = await api((w, n: number) => w.staticOutputs(n), c.cell);
           const key = control.value >= control.max ? "ArrowLeft" : "ArrowRight";
           const t0 = Date.now();
           await pressOnSlider(c.cell, control.description, key);
-          const after = await waitForChange(c.cell, before.hash, 90_000);
+          const after = await waitForChange(c.cell, before, 90_000);
           assert.ok(after, `${lesson} cell ${c.cell}: moving "${control.description}" (${key}) did not change the live output (${before.kind}: ${before.text})`);
           assert.equal(await api((w, n: number) => w.staticOutputs(n), c.cell), staticBefore, "the static rendering changed");
           moved.push({ lesson, cell: c.cell, control: control.description, key, from: before.text.slice(0, 60), to: after.text.slice(0, 60), ms: Date.now() - t0 });

@@ -116,8 +116,8 @@ export interface WidgetsApi {
   ready: true;
   open(server: ServerInfo, lesson: string): Promise<void>;
   run(cell: number, source: string): Promise<WidgetCellRecord>;
-  /** The live output widget of a cell: a hash of what it shows, its kind (image, chart, text) and text. */
-  liveOutput(cell: number): { hash: string; kind: string; text: string };
+  /** The live output widget of a cell: a hash of its DOM, the kind drawn (image, chart, text), its model's text/plain. */
+  liveOutput(cell: number): Promise<{ hash: string; kind: string; text: string }>;
   /** A digest of the cell's outputs other than the widget view. */
   staticOutputs(cell: number): string;
   close(): Promise<void>;

@@ -8,7 +8,8 @@
  */
 import { shims } from "@jupyter-widgets/base";
 import type { WidgetModel } from "@jupyter-widgets/base";
-import { HTMLManager } from "@jupyter-widgets/html-manager";
+// The manager itself, not the package index, which also loads the embedding script (it needs webpack globals).
+import { HTMLManager } from "@jupyter-widgets/html-manager/lib/htmlmanager";
 import { SessionContext } from "@jupyterlab/apputils";
 import { OutputArea, OutputAreaModel } from "@jupyterlab/outputarea";
 import { IRenderMime, RenderMimeRegistry, standardRendererFactories } from "@jupyterlab/rendermime";
@@ -69,7 +70,7 @@ class WidgetViewRenderer extends Panel implements IRenderMime.IRenderer {
 let context: SessionContext | null = null;
 let manager: KernelWidgetManager | null = null;
 let registry: RenderMimeRegistry | null = null;
-const cells = new Map<number, { area: OutputArea; box: HTMLElement }>();
+const cells = new Map<number, { area: OutputArea; box: HTMLElement; views: string[] }>();
 
 async function open(server: ServerInfo, lesson: string): Promise<void> {
   document.body.textContent = "";
@@ -119,12 +120,12 @@ async function run(cell: number, source: string): Promise<WidgetCellRecord> {
   document.body.appendChild(box);
   const area = new OutputArea({ model: new OutputAreaModel({ trusted: true }), rendermime: registry });
   Widget.attach(area, box);
-  cells.set(cell, { area, box });
+  const views: string[] = [];
+  cells.set(cell, { area, box, views });
   const t0 = performance.now();
   const reply = await OutputArea.execute(source, area, context, { deletedCells: [], recordTiming: false, cellId: `cell-${cell}` });
   const status = (reply as KernelMessage.IExecuteReplyMsg | undefined)?.content.status ?? "no reply";
   const outputs: WidgetCellRecord["outputs"] = [];
-  const views: string[] = [];
   for (let i = 0; i < area.model.length; i++) {
     const out = area.model.get(i);
     const data = out.data as Record<string, unknown>;
@@ -139,15 +140,24 @@ async function run(cell: number, source: string): Promise<WidgetCellRecord> {
   return { cell, status, ms: Math.round(performance.now() - t0), outputs, widgetViews: box.querySelectorAll(".aigc-widget-view .widget-output").length, controls, consoleErrors: errors.splice(0) };
 }
 
-/** What a cell's live output widget shows now: a hash of its DOM, the kind of thing drawn, its text. */
-function liveOutput(cell: number): { hash: string; kind: string; text: string } {
+/** The text/plain of what the cell's output widget model holds (the kernel's last rendering). */
+async function outputModelText(cell: number): Promise<string> {
+  const id = cells.get(cell)?.views[0];
+  if (!id || !manager) return "";
+  const children = ((await manager.get_model(id)).get("children") as WidgetModel[] | undefined) ?? [];
+  const outputs = (children.find((m) => m.get("_model_name") === "OutputModel")?.get("outputs") ?? []) as { data?: Record<string, unknown>; text?: string }[];
+  return outputs.map((o) => (o.data ? textOf(o.data) : String(o.text ?? ""))).join("\n");
+}
+
+/** What a cell's live output widget shows now: a hash of its DOM, the kind of thing drawn, the model's text. */
+async function liveOutput(cell: number): Promise<{ hash: string; kind: string; text: string }> {
   const node = cells.get(cell)?.box.querySelector(".aigc-widget-view .widget-output");
   if (!node) return { hash: "", kind: "none", text: "" };
   const html = node.innerHTML;
   let h = 2166136261;
   for (let i = 0; i < html.length; i++) h = Math.imul(h ^ html.charCodeAt(i), 16777619);
   const kind = node.querySelector("img") ? "image" : node.querySelector("svg, canvas") ? "chart" : node.textContent?.trim() ? "text" : "empty";
-  return { hash: (h >>> 0).toString(16), kind, text: (node.textContent ?? "").trim().slice(0, 120) };
+  return { hash: (h >>> 0).toString(16), kind, text: (await outputModelText(cell)).slice(0, 160) };
 }
 
 /** The same for the cell's static outputs (everything but the widget view). */
@@ -155,7 +165,8 @@ function staticOutputs(cell: number): string {
   const box = cells.get(cell)?.box;
   if (!box) return "";
   return Array.from(box.querySelectorAll(".jp-OutputArea-output"))
-    .filter((n) => !n.classList.contains("aigc-widget-view") && !n.querySelector(".aigc-widget-view"))
+    // Not the widget view, nor the outputs inside its output widget.
+    .filter((n) => !n.closest(".aigc-widget-view") && !n.querySelector(".aigc-widget-view"))
     .map((n) => n.innerHTML.length + ":" + (n.textContent ?? "").slice(0, 60))
     .join("|");
 }
