@@ -1,6 +1,6 @@
 /**
  * Comms over real ZeroMQ (kernel/comms.ts with kernel-lib's widgets on top): comm_info_request with and
- * without a target name; a slider's comm_open on iopub, a front end's update echoed (echo_update whose
+ * without a target name; the control target before kernel-lib is loaded; a slider's comm_open on iopub, a front end's update echoed (echo_update whose
  * parent is the front end's message) and seen by the next cell; a kernel-side change sent as update;
  * binary buffers both ways; the control target's update_states; a comm_msg handled while a cell awaits
  * (no idle status in the middle of the cell); comm_close both ways; and wrong messages: an unknown comm
@@ -60,9 +60,17 @@ after(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test("comm_info_request: no comms before any widget, as a comm_info_reply", async () => {
+test("before kernel-lib is loaded: comm_info lists no comms, and the control target answers that there are no widgets", async () => {
   assert.deepEqual(await commInfo(), {});
   assert.deepEqual(await commInfo({ target_name: "jupyter.widget" }), {});
+  const from = fe.iopub.length;
+  await fe.send("comm_open", { comm_id: "control-0", target_name: "jupyter.widget.control", data: {} });
+  const id = await fe.send("comm_msg", { comm_id: "control-0", data: { method: "request_states" } });
+  const [reply] = await fe.waitFor((m) => commMsgs(m) && m.parent.msg_id === id, { from });
+  assert.deepEqual(reply?.content.data, { method: "update_states", states: {}, buffer_paths: [] });
+  await fe.send("comm_close", { comm_id: "control-0", data: {} });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(await commInfo(), {});
 });
 
 test("a slider made in a cell: comm_open on iopub (parent: the cell), a widget-view display with text/plain, listed by comm_info", async () => {

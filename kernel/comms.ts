@@ -3,7 +3,8 @@
  * directions, with binary buffers, the comm targets code in the kernel registers, and the answer to
  * comm_info_request. The kernel knows no widget: kernel-lib registers the `jupyter.widget` and
  * `jupyter.widget.control` targets through the hooks (kernel-lib/src/notebook/widgets/comm.ts) and speaks
- * the widget protocol itself. Messages from the front end are handled as they arrive, between cells and
+ * the widget protocol itself; until it does, `jupyter.widget.control` answers that there are no widgets
+ * (what JupyterLab's widget manager asks first when it connects). Messages from the front end are handled as they arrive, between cells and
  * while a cell awaits (kernel/dispatch.ts). Taught in notebooks/02-transformer.ipynb (its sliders).
  */
 import { randomUUID } from "node:crypto";
@@ -96,6 +97,11 @@ export class Comms {
       registerTarget: (targetName, onOpen) => void this.targets.set(targetName, onOpen),
       openIds: () => [...this.open.keys()],
     };
+    this.hooks.registerTarget("jupyter.widget.control", (comm) => {
+      comm.onMsg = (msg) => {
+        if (msg.data["method"] === "request_states") comm.send({ method: "update_states", states: {}, buffer_paths: [] });
+      };
+    });
   }
 
   /** Sends on iopub with the parent the protocol wants: the front-end message being answered, else the cell. */
