@@ -80,13 +80,13 @@ export interface DispatcherOptions {
   log: (text: string) => void;
   closing: () => boolean;
   comms: Comms;
-  /** True while a cell runs (the kernel is busy already). */
-  cellRunning: () => boolean;
 }
 
 export class Dispatcher {
   private readonly shellQueue: Incoming[] = [];
   private shellWaiter: (() => void) | null = null;
+  /** Requests between their busy and their idle status (a running cell among them). */
+  private active = 0;
 
   constructor(private readonly options: DispatcherOptions) {}
 
@@ -117,10 +117,8 @@ export class Dispatcher {
       // Control requests are answered at once, even while a cell runs.
       void this.handle(msg);
     } else if (COMM_MESSAGES.has(msg.header.msg_type)) {
-      // Comm messages too (a slider moved): their handlers run between the cell's awaits. Busy and idle
-      // only when no cell runs, so that a front end does not show the kernel idle in the middle of a cell.
-      if (this.options.cellRunning()) return this.options.comms.handle(msg);
-      void this.handle(msg);
+      // Comm messages too (a slider moved): their handlers run between a cell's awaits.
+      this.handleComm(msg);
     } else {
       this.shellQueue.push(msg);
       this.shellWaiter?.();
@@ -153,9 +151,25 @@ export class Dispatcher {
     this.options.reply(msg, type, content);
   }
 
+  /**
+   * A comm message, at once and synchronously. Busy and idle around it only when no request is between its
+   * own busy and idle: a front end must not see the kernel idle in the middle of a cell.
+   */
+  private handleComm(msg: Incoming): void {
+    const { iopub, comms } = this.options;
+    if (this.active > 0) return comms.handle(msg);
+    iopub.publish("status", { execution_state: "busy" }, msg.header);
+    try {
+      comms.handle(msg);
+    } finally {
+      iopub.publish("status", { execution_state: "idle" }, msg.header);
+    }
+  }
+
   /** Busy, the answer, idle; never rejects. */
   private async handle(msg: Incoming): Promise<void> {
     const { iopub } = this.options;
+    this.active++;
     try {
       iopub.publish("status", { execution_state: "busy" }, msg.header);
       try {
@@ -163,6 +177,7 @@ export class Dispatcher {
         else await this.dispatch(msg);
       } finally {
         iopub.publish("status", { execution_state: "idle" }, msg.header);
+        this.active--;
       }
     } catch (e) {
       this.options.log(`aigc-lab kernel: ${msg.header.msg_type} failed: ${e instanceof Error ? e.stack : String(e)}\n`);

@@ -28,7 +28,7 @@ export interface ExecutionOptions {
 
 export class Execution {
   private executionCount = 0;
-  private runningCell = false;
+  private running = false;
   readonly hooks: KernelHooks;
 
   constructor(private readonly options: ExecutionOptions) {
@@ -37,11 +37,6 @@ export class Execution {
       interruptRequested: false,
       comms: options.comms,
     };
-  }
-
-  /** True while a cell runs. */
-  get running(): boolean {
-    return this.runningCell;
   }
 
   async execute(msg: Incoming): Promise<void> {
@@ -57,12 +52,12 @@ export class Execution {
     this.hooks.interruptRequested = false;
     if (!silent) iopub.publish("execute_input", { code, execution_count: count }, msg.header);
     const started = new Date().toISOString();
-    this.runningCell = true;
+    this.running = true;
     let outcome: CellOutcome;
     try {
       outcome = await engine.run(code, `In[${count}]`);
     } finally {
-      this.runningCell = false;
+      this.running = false;
     }
     if (outcome.status === "ok") {
       if (outcome.result && !silent) {

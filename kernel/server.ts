@@ -93,7 +93,6 @@ export class KernelServer {
       log,
       closing: () => this.closing,
       comms: this.comms,
-      cellRunning: () => this.execution.running,
     });
     this.execution = new Execution({ engine: this.engine, iopub: this.iopub, rootDir: this.rootDir, reply, abortQueued: () => this.dispatcher.abortQueuedExecutes(), comms: this.comms.hooks });
   }
