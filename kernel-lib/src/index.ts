@@ -105,3 +105,13 @@ export * from "./models/classifier/fashion-classifier";
 export * from "./models/classifier/trainer";
 export * from "./models/classifier/evaluate";
 export * from "./models/diffusion/checks";
+
+// models/exercises/: every lesson's exercise checks, behind one checkExercise(id, answer)
+export * from "./models/exercises/predictions";
+export * from "./models/exercises/check";
+export * from "./models/exercises/00-tour";
+export * from "./models/exercises/01-attention";
+export * from "./models/exercises/02-transformer";
+export * from "./models/exercises/03-vae";
+export * from "./models/exercises/04-gan";
+export * from "./models/exercises/05-diffusion";
