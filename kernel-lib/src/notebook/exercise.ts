@@ -33,10 +33,13 @@ export function miss(...hints: string[]): never {
   throw new Miss(hints);
 }
 
-/** One exercise's check: `check` throws a {@link Miss} (or any error) when `answer` is wrong. */
+/**
+ * One exercise's check: `check` throws a {@link Miss} (or any error) when `answer` is wrong; it may return a
+ * line saying what was measured, printed after "correct".
+ */
 export interface Exercise<A> {
   id: string;
-  check: (answer: A) => void | Promise<void>;
+  check: (answer: A) => void | string | Promise<void | string>;
   /** General hints, shown after a diagnosis's own levels; the last comes close to the answer. */
   hints: string[];
 }
@@ -65,9 +68,9 @@ export async function runExercise<A>(exercise: Exercise<A>, answer: A): Promise<
   const { id } = exercise;
   const before = exerciseResults[id]?.failures ?? 0;
   try {
-    await exercise.check(answer);
+    const said = await exercise.check(answer);
     exerciseResults[id] = { passed: true, message: "correct", failures: before, hints: [] };
-    console.log(`Exercise ${id}: correct.`);
+    console.log(`Exercise ${id}: correct.${typeof said === "string" ? ` ${said}` : ""}`);
   } catch (e) {
     const todoLeft = isTodo(e);
     const failures = todoLeft ? before : before + 1;

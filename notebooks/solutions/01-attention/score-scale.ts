@@ -1,7 +1,9 @@
+import { Direction } from "kernel-lib";
+
 // Prediction, before measuring: without a scale the scores have standard deviation 16, the softmax is one-hot and
 // its gradient vanishes; over d_k they have standard deviation 1/16, the softmax is nearly uniform and still passes
 // a gradient, about as large as with sqrt(d_k).
-const prediction: { unscaled: Direction; overDk: Direction } | undefined = { unscaled: "smaller", overDk: "about the same" };
+const scalePrediction: { unscaled: Direction; overDk: Direction } | undefined = { unscaled: "smaller", overDk: "about the same" };
 
 function scoreGradient(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, g: tf.Tensor3D, scale: number): number {
   return tf.tidy(() => {

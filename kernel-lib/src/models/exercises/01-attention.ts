@@ -187,6 +187,7 @@ export const scoreScaleExercise: Exercise<ScaleExperiment> = {
     const why = `The scores' standard deviation is sqrt(d_k) / scale: 16 without a scale (the softmax is one-hot and its Jacobian diag(p) - p p^T vanishes), 1/16 over d_k (the softmax is nearly uniform, p = 1/16, and the Jacobian is about (I - 1/16)/16).`;
     comparePrediction("leaving the scale out", predicted.unscaled, directionOf(mine.unscaled, mine.sqrt), why);
     comparePrediction("dividing by d_k", predicted.overDk, directionOf(mine.overDk, mine.sqrt), why);
+    return `Median |dL/ds| at d_k = 256: ${mine.sqrt.toExponential(2)} with sqrt(d_k), ${mine.unscaled.toExponential(2)} unscaled, ${mine.overDk.toExponential(2)} over d_k.`;
   },
   hints: [
     "Make s a function argument: const lossOfScores = (s) => tf.sum(tf.mul(tf.matMul(tf.softmax(s), v), g)); then tf.grad(lossOfScores)(scores).",

@@ -8,7 +8,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { Exercise, expectValue, miss } from "../../notebook/exercise";
 import { Rng } from "../../runtime/random";
+import * as path from "node:path";
+import { loadPrideAndPrejudice, splitTrainVal } from "../../data/text";
 import { CharGPT } from "../transformer/char-gpt";
+import { loadCharGPT } from "../transformer/char-lm";
 import { comparePrediction, requirePrediction } from "./predictions";
 
 const pe = (T: number, d: number, exponent: (j: number) => number, sinEven = true) =>
@@ -115,9 +118,8 @@ export interface TemperatureExperiment {
   /** The temperature you predict gives the lowest held-out cross-entropy. */
   prediction: Temperature | undefined;
   measure: HeldOutLossFn;
-  model: CharGPT;
-  /** Held-out characters (the check uses the first 16 windows of the model's context length, plus one). */
-  heldOut: Int32Array;
+  /** The folder of the shipped checkpoint char-gpt.ckpt. Default "checkpoints" (the lessons' working directory is notebooks/). */
+  dir?: string;
 }
 
 /** Cross-entropy of softmax(logits / temperature) against the next characters, in float64, per window of T. */
@@ -135,28 +137,39 @@ export function heldOutLossByHand(model: CharGPT, ids: Int32Array, temperature: 
   return total / (windows * T);
 }
 
+/** The temperature experiment's check on a loaded model; returns what was measured. */
+function temperatureCheck(predicted: Temperature, measure: HeldOutLossFn, model: CharGPT, heldOut: Int32Array): string {
+  const ids = heldOut.subarray(0, 16 * model.config.contextLength + 1);
+  const truth = Object.fromEntries(TEMPERATURES.map((t) => [t, heldOutLossByHand(model, ids, t)])) as Record<Temperature, number>;
+  for (const t of TEMPERATURES) {
+    const got = measure(model, ids, t);
+    expectValue(got, truth[t], {
+      name: `heldOutLoss(model, ids, ${t})`,
+      rtol: 1e-3,
+      suspects: [
+        { value: truth[t] / Math.LN2, hints: ["Your number is in bits (log base 2); report nats, the natural logarithm, as the lesson's losses are."] },
+        { value: truth[(1 / t) as Temperature] ?? NaN, hints: ["Your loss at temperature t is the true loss at 1 / t: you multiplied the logits by the temperature instead of dividing."] },
+        { value: truth[1], hints: ["Your number does not change with the temperature: divide the logits by it before the log-softmax."] },
+      ],
+      otherwise: [`Windows of model.config.contextLength characters, targets shifted by one, the mean of -log softmax(logits / t)[target] over every position.`],
+    });
+  }
+  const best = TEMPERATURES.reduce((a, b) => (truth[b] < truth[a] ? b : a));
+  comparePrediction("the temperature with the lowest held-out loss", String(predicted), String(best),
+    `Training minimised exactly this cross-entropy at temperature 1, so unless the model is over- or under-confident on new text, 1 fits best. Measured: ${TEMPERATURES.map((t) => `${t}: ${truth[t].toFixed(3)}`).join(", ")} nats/char.`);
+  return `Measured (nats/char): ${TEMPERATURES.map((t) => `${t}: ${truth[t].toFixed(3)}`).join(", ")}.`;
+}
+
 export const temperatureFitExercise: Exercise<TemperatureExperiment> = {
   id: "temperature-fit",
-  check: ({ prediction, measure, model, heldOut }) => {
+  check: ({ prediction, measure, dir = "checkpoints" }) => {
     const predicted = requirePrediction(prediction, `one of ${TEMPERATURES.join(", ")}`);
-    const ids = heldOut.subarray(0, 16 * model.config.contextLength + 1);
-    const truth = Object.fromEntries(TEMPERATURES.map((t) => [t, heldOutLossByHand(model, ids, t)])) as Record<Temperature, number>;
-    for (const t of TEMPERATURES) {
-      const got = measure(model, ids, t);
-      expectValue(got, truth[t], {
-        name: `heldOutLoss(model, ids, ${t})`,
-        rtol: 1e-3,
-        suspects: [
-          { value: truth[t] / Math.LN2, hints: ["Your number is in bits (log base 2); report nats, the natural logarithm, as the lesson's losses are."] },
-          { value: truth[(1 / t) as Temperature] ?? NaN, hints: ["Your loss at temperature t is the true loss at 1 / t: you multiplied the logits by the temperature instead of dividing."] },
-          { value: truth[1], hints: ["Your number does not change with the temperature: divide the logits by it before the log-softmax."] },
-        ],
-        otherwise: [`Windows of model.config.contextLength characters, targets shifted by one, the mean of -log softmax(logits / t)[target] over every position.`],
-      });
+    const { model, tokenizer } = loadCharGPT(path.join(dir, "char-gpt.ckpt"));
+    try {
+      return temperatureCheck(predicted, measure, model, splitTrainVal(tokenizer.encode(loadPrideAndPrejudice()), 0.9).val);
+    } finally {
+      model.dispose();
     }
-    const best = TEMPERATURES.reduce((a, b) => (truth[b] < truth[a] ? b : a));
-    comparePrediction("the temperature with the lowest held-out loss", String(predicted), String(best),
-      `Training minimised exactly this cross-entropy at temperature 1, so unless the model is over- or under-confident on new text, 1 fits best. Measured: ${TEMPERATURES.map((t) => `${t}: ${truth[t].toFixed(3)}`).join(", ")} nats/char.`);
   },
   hints: [
     "Cut ids into windows: inputs ids[w T .. w T + T - 1], targets the next characters; model.logits(inputs) is (windows, T, V).",

@@ -158,6 +158,7 @@ export const minibatchStdModesExercise: Exercise<MinibatchStdExperiment> = {
         const ok = predicted[name] >= Math.min(...m) && predicted[name] <= Math.max(...m);
         comparePrediction(`the ${name === "plain" ? "plain" : "minibatch-std"} generator's modes`, String(predicted[name]), ok ? String(predicted[name]) : typical, why);
       }
+      return `Modes on three fresh sets of 2,500 codes: plain ${measured.plain!.join(", ")}; minibatch std ${measured.remedy!.join(", ")}.`;
     } finally {
       gens.plain.generator.dispose();
       gens.remedy.generator.dispose();

@@ -8,7 +8,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { Exercise, expectValue, miss } from "../../notebook/exercise";
 import { ringCentres } from "../../data/ring";
+import * as path from "node:path";
 import { Denoiser } from "../diffusion/denoiser";
+import { loadDiffusion } from "../diffusion/denoiser-mlp";
 import { ddimSample } from "../diffusion/samplers";
 import { cosineSchedule, linearSchedule, NoiseSchedule } from "../diffusion/schedules";
 import { comparePrediction, Direction, directionOf, requirePrediction } from "./predictions";
@@ -111,10 +113,8 @@ export interface DdimStepsExperiment {
   /** How the share of samples within 3 std of a mode changes from 50 DDIM steps to 2 (within a factor 1.25 is "about the same"). */
   prediction: Direction | undefined;
   measure: DdimQualityFn;
-  model: Denoiser;
-  schedule: NoiseSchedule;
-  /** The ring's scale during training (the model works on the ring times `scale`). */
-  scale: number;
+  /** The folder of the shipped checkpoint diffusion-ring.ckpt. Default "checkpoints" (the lessons' working directory is notebooks/). */
+  dir?: string;
 }
 
 /** The share of points within 3 std (0.06) of a ring centre, in float64. */
@@ -125,22 +125,34 @@ export function ringQualityByHand(points: number[][]): number {
 
 export const ddimStepsExercise: Exercise<DdimStepsExperiment> = {
   id: "ddim-steps",
-  check: ({ prediction, measure, model, schedule, scale }) => {
+  check: ({ prediction, measure, dir = "checkpoints" }) => {
     const predicted = requirePrediction(prediction, '"smaller", "about the same" or "larger"');
-    const quality: Record<number, number> = {};
-    for (const steps of [50, 2]) {
-      const mine = measure(model, schedule, steps, 1000, 23, scale);
-      // Independently: other codes (seed 24), the points read out and measured in float64.
-      const points = tf.tidy(() => tf.div(ddimSample(model, schedule, { n: 1000, seed: 24, steps }).samples, scale).arraySync() as number[][]);
-      const ref = ringQualityByHand(points);
-      if (mine < 0.02 && ref > 0.2) miss(`With ${steps} steps you measured ${(100 * mine).toFixed(1)}% within 3 std, an independent run ${(100 * ref).toFixed(1)}%: divide the samples by scale = ${scale} before measuring (the model works on the ring times ${scale}).`);
-      // Two sets of 1,000 samples: the shares differ by about sqrt(2 p (1 - p) / 1000); allow 4 of those plus 1 point.
-      const tol = 4 * Math.sqrt((2 * ref * (1 - ref)) / 1000) + 0.01;
-      expectValue(mine, ref, { name: `share within 3 std with ${steps} DDIM steps (vs an independent run on other codes)`, atol: tol, rtol: 0, otherwise: ["ddimSample(model, schedule, { n, seed, steps }).samples, divided by scale, then ringCoverage(points).quality (or count the points within 0.06 of a centre)."] });
-      quality[steps] = ref;
+    const shipped = loadDiffusion(path.join(dir, "diffusion-ring.ckpt"));
+    try {
+      return ddimStepsCheck(predicted, measure, shipped.model, shipped.schedule, (shipped.extra as { data: { scale: number } }).data.scale);
+    } finally {
+      shipped.model.dispose();
     }
-    comparePrediction("the share of good samples at 2 steps against 50", predicted, directionOf(quality[2]!, quality[50]!, 1.25),
-      `Measured: ${(100 * quality[50]!).toFixed(1)}% at 50 steps, ${(100 * quality[2]!).toFixed(1)}% at 2. DDIM's update is exact only if the predicted noise stayed the same along the step; in 2 jumps the x_0 predicted from nearly pure noise is close to the mean of the data, the ring's centre, and the second jump cannot pull it back onto a mode.`);
   },
-  hints: ["ddimSample(model, schedule, { n, seed, steps }).samples is (n, 2), in the model's scaled coordinates.", "tf.tidy(() => ringCoverage(tf.div(samples, scale)).quality) (the tensor is measured, then freed by the tidy)."],
+  hints: ["ddimSample(model, schedule, { n, seed, steps }).samples is (n, 2), in the model's scaled coordinates.", "tf.tidy(() => ringCoverage(tf.div(samples, scale)).quality) (the tensor is measured, then freed by the tidy)."]
 };
+
+/** The DDIM-steps experiment's check on a loaded model; returns what was measured. */
+function ddimStepsCheck(predicted: Direction, measure: DdimQualityFn, model: Denoiser, schedule: NoiseSchedule, scale: number): string {
+  const quality: Record<number, number> = {};
+  for (const steps of [50, 2]) {
+    const mine = measure(model, schedule, steps, 1000, 23, scale);
+    // Independently: other codes (seed 24), the points read out and measured in float64.
+    const points = tf.tidy(() => tf.div(ddimSample(model, schedule, { n: 1000, seed: 24, steps }).samples, scale).arraySync() as number[][]);
+    const ref = ringQualityByHand(points);
+    if (mine < 0.02 && ref > 0.2) miss(`With ${steps} steps you measured ${(100 * mine).toFixed(1)}% within 3 std, an independent run ${(100 * ref).toFixed(1)}%: divide the samples by scale = ${scale} before measuring (the model works on the ring times ${scale}).`);
+    // Two sets of 1,000 samples: the shares differ by about sqrt(2 p (1 - p) / 1000); allow 4 of those plus 1 point.
+    const tol = 4 * Math.sqrt((2 * ref * (1 - ref)) / 1000) + 0.01;
+    expectValue(mine, ref, { name: `share within 3 std with ${steps} DDIM steps (vs an independent run on other codes)`, atol: tol, rtol: 0, otherwise: ["ddimSample(model, schedule, { n, seed, steps }).samples, divided by scale, then ringCoverage(points).quality (or count the points within 0.06 of a centre)."] });
+    quality[steps] = ref;
+  }
+  comparePrediction("the share of good samples at 2 steps against 50", predicted, directionOf(quality[2]!, quality[50]!, 1.25),
+    `Measured: ${(100 * quality[50]!).toFixed(1)}% at 50 steps, ${(100 * quality[2]!).toFixed(1)}% at 2. DDIM's update is exact only if the predicted noise stayed the same along the step; in 2 jumps the x_0 predicted from nearly pure noise is close to the mean of the data, the ring's centre, and the second jump cannot pull it back onto a mode.`);
+  return `Share within 3 std (1,000 samples): ${(100 * quality[50]!).toFixed(1)}% with 50 DDIM steps, ${(100 * quality[2]!).toFixed(1)}% with 2.`;
+}
+
