@@ -21,7 +21,7 @@ export const noisyAtExercise: Exercise<(x0: tf.Tensor, t: number, eps: tf.Tensor
     const s = linearSchedule(100);
     const x0 = [1, -2, 0.5];
     const eps = [0.5, 1, -1.5];
-    for (const t of [1, 42, 100]) {
+    for (const t of [42, 100, 1]) {
       const ab = s.alphaBars[t]!;
       const got = tf.tidy(() => Array.from(noisyAt(tf.tensor1d(x0), t, tf.tensor1d(eps), s.alphaBars).dataSync()));
       const form = (a: number, b: number) => x0.map((x, i) => a * x + b * eps[i]!);
