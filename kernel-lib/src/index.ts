@@ -34,6 +34,7 @@ export * from "./data/idx";
 export * from "./data/fashion-mnist";
 export * from "./data/text";
 export * from "./data/ring";
+export * from "./data/gaussian-classes";
 export * from "./data/epoch-order";
 export * from "./data/dates";
 
@@ -94,6 +95,7 @@ export * from "./models/diffusion/denoiser-mlp";
 export * from "./models/diffusion/unet";
 export * from "./models/diffusion/loss";
 export * from "./models/diffusion/samplers";
+export * from "./models/diffusion/guidance";
 export * from "./models/diffusion/trainer";
 export * from "./models/seq2seq/vocab";
 export * from "./models/seq2seq/cross-attention";
