@@ -33,7 +33,7 @@
  *
  * Options (defaults: ring | fashion): --model mlp, --steps 3000 | 15000, --batch 512 | 128, --lr 2e-3, --T 100 | 200,
  * --schedule linear (or cosine), --ema 0.99 | 0.999, --scale 8 (ring), --eval-every 1000 | 2500, --seed 0, --source auto (fashion),
- * --out notebooks/checkpoints/diffusion-<ring|ring-classes|fashion>.ckpt.
+ * --separation 2 (gaussians), --out notebooks/checkpoints/diffusion-<ring|ring-classes|gaussians-classes|fashion>.ckpt.
  */
 import * as os from "node:os";
 import * as path from "node:path";
@@ -81,6 +81,8 @@ interface Args {
   schedule: ScheduleKind;
   ema: number;
   scale: number;
+  /** Distance between the two Gaussian classes' means (--data gaussians). */
+  separation: number;
   evalEvery: number;
   seed: number;
   source: "subset" | "full" | "auto";
@@ -102,6 +104,7 @@ Defaults are given as ring | fashion (gaussians: as ring, but --scale 1).
   --schedule S      linear | cosine noise schedule (default linear)
   --ema X           weight-average decay (default 0.99 | 0.999)
   --scale X         2-D data scale during training (default 8; 1 for gaussians)
+  --separation X    distance between the two Gaussian classes' means (gaussians; default 2, std 1)
   --eval-every N    steps between evaluations (default 1000 | 2500)
   --seed N          random seed (default 0)
   --source S        subset | full | auto Fashion-MNIST (default auto)
@@ -109,7 +112,7 @@ Defaults are given as ring | fashion (gaussians: as ring, but --scale 1).
   -h, --help        print this and exit`;
 
 function parseArgs(argv: string[]): Args {
-  const o = new Options(argv, ["data", "model", "scale", "steps", "batch", "lr", "T", "schedule", "ema", "eval-every", "seed", "source", "out"], ["classes"]);
+  const o = new Options(argv, ["data", "model", "scale", "separation", "steps", "batch", "lr", "T", "schedule", "ema", "eval-every", "seed", "source", "out"], ["classes"]);
   const data = o.choice("data", ["ring", "gaussians", "fashion"], "ring");
   const points = data !== "fashion"; // the 2-D data sets share every default but the scale
   const ring = points;
@@ -131,6 +134,7 @@ function parseArgs(argv: string[]): Args {
     schedule: o.choice<ScheduleKind>("schedule", ["linear", "cosine"], "linear"),
     ema: o.number("ema", ring ? 0.99 : 0.999, real),
     scale: o.number("scale", data === "gaussians" ? 1 : 8, { integer: false, min: 0, minIncluded: false }),
+    separation: o.number("separation", 2, { integer: false, min: 0, minIncluded: false }),
     evalEvery: o.number("eval-every", ring ? 1000 : 2500, { min: 1 }),
     seed: o.number("seed", 0),
     source: o.choice("source", ["subset", "full", "auto"], "auto"),
@@ -190,11 +194,11 @@ async function main(): Promise<void> {
     points.dispose();
     dataInfo = { name: "ring", points: 20000, modes: 8, radius: 2, std: 0.02, scale: args.scale };
   } else if (gaussians) {
-    const drawn = sampleGaussianClasses(20000, { rng: rng.fork() });
+    const drawn = sampleGaussianClasses(20000, { separation: args.separation, rng: rng.fork() });
     if (args.classes) labels = drawn.labels;
     data = tf.mul(drawn.points, args.scale);
     drawn.points.dispose();
-    dataInfo = { name: "gaussian-classes", points: 20000, classes: 2, separation: 2, std: 1, scale: args.scale };
+    dataInfo = { name: "gaussian-classes", points: 20000, classes: 2, separation: args.separation, std: 1, scale: args.scale };
   } else {
     const trainSet = loadFashionMnist({ split: "train", source: args.source });
     const testSet = loadFashionMnist({ split: "test", source: trainSet.source });
