@@ -34,6 +34,7 @@ export * from "./data/idx";
 export * from "./data/fashion-mnist";
 export * from "./data/text";
 export * from "./data/ring";
+export * from "./data/gaussian-classes";
 export * from "./data/epoch-order";
 export * from "./data/dates";
 
@@ -99,6 +100,7 @@ export * from "./models/diffusion/denoiser-mlp";
 export * from "./models/diffusion/unet";
 export * from "./models/diffusion/loss";
 export * from "./models/diffusion/samplers";
+export * from "./models/diffusion/guidance";
 export * from "./models/diffusion/trainer";
 export * from "./models/seq2seq/vocab";
 export * from "./models/seq2seq/cross-attention";
@@ -113,3 +115,13 @@ export * from "./models/classifier/evaluate";
 export * from "./models/scoring/image-models";
 export * from "./models/scoring/score-table";
 export * from "./models/diffusion/checks";
+
+// models/exercises/: every lesson's exercise checks, behind one checkExercise(id, answer)
+export * from "./models/exercises/predictions";
+export * from "./models/exercises/check";
+export * from "./models/exercises/00-tour";
+export * from "./models/exercises/01-attention";
+export * from "./models/exercises/02-transformer";
+export * from "./models/exercises/03-vae";
+export * from "./models/exercises/04-gan";
+export * from "./models/exercises/05-diffusion";
