@@ -1,8 +1,8 @@
-import { Change, Rng, Vae, VaeTrainer } from "kernel-lib";
+import { Trend, Rng, Vae, VaeTrainer } from "kernel-lib";
 
 // Prediction, before measuring: at beta = 4 each nat of KL costs four times as much, so the encoder keeps less
 // about x (the KL falls) and the decoder has less to go on (the reconstruction term rises).
-const betaPrediction: { kl: Change; reconstruction: Change } | undefined = { kl: "falls", reconstruction: "rises" };
+const betaPrediction: { kl: Trend; reconstruction: Trend } | undefined = { kl: "falls", reconstruction: "rises" };
 
 function betaRun(beta: number, train: tf.Tensor, test: tf.Tensor): { kl: number; reconstruction: number } {
   // 1) the exercise's small VAE with the KL weighted by beta, 2) three epochs, 3) the unweighted test terms.

@@ -125,14 +125,14 @@ export const elboOneImageExercise: Exercise<(model: Vae, x: tf.Tensor1D, eps: tf
   ],
 };
 
-export type Change = "falls" | "rises";
+export type Trend = "falls" | "rises";
 
 /** The learner's measurement: train the exercise's small VAE with this beta on `train`, return the terms on `test` (nats per image). */
 export type BetaRunFn = (beta: number, train: tf.Tensor, test: tf.Tensor) => { kl: number; reconstruction: number };
 
 export interface BetaExperiment {
   /** How the test KL and the test reconstruction term change from beta = 1 to beta = 4. */
-  prediction: { kl: Change; reconstruction: Change } | undefined;
+  prediction: { kl: Trend; reconstruction: Trend } | undefined;
   measure: BetaRunFn;
 }
 
@@ -182,7 +182,7 @@ export const betaVaeExercise: Exercise<BetaExperiment> = {
         expectValue(mine[i]!.kl, ref[i]!.kl, { name: `test KL at beta = ${b} (vs an independent run of the recipe)`, rtol: 0.1, atol: 0.2, otherwise: ["Train the exercise's recipe exactly (the sizes and seeds, 3 epochs, batches of 100, Adam 2e-3) and evaluate on the test images, not the training ones."] });
         expectValue(mine[i]!.reconstruction, ref[i]!.reconstruction, { name: `test reconstruction at beta = ${b} (vs an independent run of the recipe)`, rtol: 0.02, otherwise: ["Evaluate on the test images passed in, one sample per image, nats per image."] });
       }
-      const change = (a: number, b: number): Change => (b < a ? "falls" : "rises");
+      const change = (a: number, b: number): Trend => (b < a ? "falls" : "rises");
       const why = `The objective is reconstruction + beta KL: at beta = 4 each nat of code costs four times as much, so the encoder keeps less information about x (KL ${r1.kl.toFixed(1)} -> ${r4.kl.toFixed(1)} nats in the independent run) and the decoder reconstructs worse (${r1.reconstruction.toFixed(1)} -> ${r4.reconstruction.toFixed(1)}).`;
       comparePrediction("the test KL", predicted.kl, change(r1.kl, r4.kl), why);
       comparePrediction("the test reconstruction term", predicted.reconstruction, change(r1.reconstruction, r4.reconstruction), why);
