@@ -65,14 +65,20 @@ export function teacherForcedBatch(vocabs: Seq2SeqVocabs, pairs: TextPair[]): { 
  * The teacher-forced logits of `pairs` as plain numbers, (B, T, V), with the decoder's output ids (B, T) they are
  * scored against, and, with `withCross`, the last decoder block's cross-attention weights (B, h, T, S).
  */
-export function teacherForcedLogits(model: EncoderDecoder, vocabs: Seq2SeqVocabs, pairs: TextPair[], options: { withCross?: boolean; causal?: boolean } = {}): { logits: number[][][]; targets: number[][]; cross?: number[][][][] } {
+export function teacherForcedLogits(
+  model: EncoderDecoder,
+  vocabs: Seq2SeqVocabs,
+  pairs: TextPair[],
+  options: { withCross?: boolean; causal?: boolean } = {},
+): { logits: number[][][]; targets: number[][]; cross?: number[][][][] } {
   const b = teacherForcedBatch(vocabs, pairs);
   try {
     return tf.tidy(() => {
       const mask = model.sourceMask(b.src);
       const { logits, cross } = model.decode(model.encode(b.src, mask), mask, b.tgtIn, options);
       const last = cross[cross.length - 1];
-      return { logits: logits.arraySync() as number[][][], targets: b.tgtOut.arraySync(), ...(last ? { cross: last.arraySync() as number[][][][] } : {}) };
+      const out = { logits: logits.arraySync() as number[][][], targets: b.tgtOut.arraySync() };
+      return last ? { ...out, cross: last.arraySync() as number[][][][] } : out;
     });
   } finally {
     tf.dispose([b.src, b.tgtIn, b.tgtOut]);
@@ -123,7 +129,8 @@ export async function trainSeq2Seq(
   vocabs: Seq2SeqVocabs,
   options: TrainSeq2SeqOptions,
 ): Promise<TrainResult & { evaluations: { step: number; valExactMatch: number; seconds: number }[] }> {
-  const trainer = new Seq2SeqTrainer(model, pairs, vocabs, { batchSize: options.batchSize, learningRate: options.learningRate, labelSmoothing: options.labelSmoothing, rng: options.rng });
+  const { batchSize, learningRate, labelSmoothing, rng } = options;
+  const trainer = new Seq2SeqTrainer(model, pairs, vocabs, { batchSize, learningRate, labelSmoothing, rng });
   const steps = options.steps ?? (options.epochs ?? 6) * trainer.stepsPerEpoch;
   const evaluations: { step: number; valExactMatch: number; seconds: number }[] = [];
   const t0 = Date.now();
