@@ -54,6 +54,7 @@ export * from "./notebook/widgets/model";
 export * from "./notebook/widgets/controls";
 export * from "./notebook/widgets/interact";
 export * from "./notebook/lesson-checks/01-attention";
+export * from "./notebook/lesson-checks/03-encoder-decoder";
 export * from "./notebook/lesson-checks/03-vae";
 export * from "./notebook/lesson-checks/04-gan";
 
@@ -107,6 +108,7 @@ export * from "./models/seq2seq/cross-attention";
 export * from "./models/seq2seq/encoder-decoder";
 export * from "./models/seq2seq/decode";
 export * from "./models/seq2seq/trainer";
+export * from "./models/seq2seq/dates-task";
 export * from "./models/latent/autoencoder";
 export * from "./models/classifier/fashion-classifier";
 export * from "./models/classifier/trainer";

@@ -48,6 +48,18 @@ export const exerciseIds = Object.keys(exercises) as (keyof Exercises)[];
  * Checks the learner's answer to exercise `id` and prints the verdict ("correct", or "not yet" with a
  * diagnosis and, on later failures, more hints).
  */
-export async function checkExercise<K extends keyof Exercises>(id: K, answer: AnswerOf<K>): Promise<void> {
-  await runExercise(exercises[id] as unknown as Exercise<AnswerOf<K>>, answer);
+export async function checkExercise<K extends keyof Exercises>(id: K, answer: AnswerOf<K>): Promise<void>;
+/**
+ * The older form, still used by the lessons written before the checks moved here (the encoder-decoder and
+ * latent-diffusion lessons): `test` throws when the answer is wrong, and `hint` is the one hint.
+ */
+export async function checkExercise(id: string, test: () => void | Promise<void>, hint: string): Promise<void>;
+export async function checkExercise(id: string, answer: unknown, hint?: string): Promise<void> {
+  if (typeof hint === "string") {
+    if (typeof answer !== "function") throw new TypeError(`checkExercise("${id}", test, hint): test must be a function`);
+    await runExercise({ id, check: () => (answer as () => void | Promise<void>)(), hints: [hint] }, undefined);
+    return;
+  }
+  if (!(id in exercises)) throw new RangeError(`checkExercise: no exercise "${id}"; the exercises are ${exerciseIds.join(", ")}`);
+  await runExercise(exercises[id as keyof Exercises] as unknown as Exercise<unknown>, answer);
 }

@@ -2,8 +2,8 @@
  * Multi-head cross-attention: the queries come from one sequence (the decoder's), the keys and values from
  * another (the encoder's output), softmax(Q Kᵀ / √d_k) V in every head (Vaswani et al. 2017, §3.2.3). It is
  * lesson 01's scaledDotProductAttention (models/attention.ts) with keys and values projected from other inputs.
- * For the encoder-decoder lesson that follows notebooks/02-transformer.ipynb and the latent diffusion model
- * (models/latent/), neither taught yet.
+ * Taught in notebooks/03-encoder-decoder.ipynb; the latent diffusion model (models/latent/), not yet
+ * taught, uses it too.
  */
 import * as tf from "@tensorflow/tfjs";
 import { AttentionResult, scaledDotProductAttention } from "../attention";
@@ -53,6 +53,14 @@ export class MultiHeadCrossAttention {
       const [B, , Tq] = output.shape as [number, number, number, number];
       return { output: linear(output.transpose([0, 2, 1, 3]).reshape([B, Tq, this.dModel]), W.wo, W.bo), weights };
     });
+  }
+
+  /** The weights as plain numbers, W as (in, out) rows, for checks by hand (lesson-checks/03-encoder-decoder.ts). */
+  weightArrays(): { wq: number[][]; wk: number[][]; wv: number[][]; wo: number[][]; bq: number[]; bk: number[]; bv: number[]; bo: number[] } {
+    const W = this.weights;
+    const m = (v: tf.Variable) => v.arraySync() as number[][];
+    const b = (v: tf.Variable) => v.arraySync() as number[];
+    return { wq: m(W.wq), wk: m(W.wk), wv: m(W.wv), wo: m(W.wo), bq: b(W.bq), bk: b(W.bk), bv: b(W.bv), bo: b(W.bo) };
   }
 
   variables(): Record<string, tf.Variable> {
