@@ -85,7 +85,6 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const names = ["stage", "ae-steps", "ae-batch", "ae-lr", "steps", "batch", "lr", "T", "ema", "drop-class", "channels", "eval-every", "seed", "source", "ae-out", "out"];
   const o = new Options(argv, names);
-  const ckpt = path.join(path.resolve(__dirname, "..", ".."), "notebooks", "checkpoints");
   const real = { integer: false, min: 0, minIncluded: false };
   const channels = o.list("channels", "32,64", (t) => {
     const v = Number(t);
@@ -108,10 +107,13 @@ function parseArgs(argv: string[]): Args {
     evalEvery: o.number("eval-every", 1000, { min: 1 }),
     seed: o.number("seed", 0),
     source: o.choice("source", ["subset", "full", "auto"], "auto"),
-    aeOut: path.resolve(o.string("ae-out") ?? path.join(ckpt, "latent-autoencoder.ckpt")),
-    out: path.resolve(o.string("out") ?? path.join(ckpt, "latent-diffusion.ckpt")),
+    aeOut: path.resolve(o.string("ae-out") ?? path.join(CKPT, "latent-autoencoder.ckpt")),
+    out: path.resolve(o.string("out") ?? path.join(CKPT, "latent-diffusion.ckpt")),
   };
 }
+
+/** The shipped checkpoints' folder (the classifier that scores the reconstructions is read from it). */
+const CKPT = path.join(path.resolve(__dirname, "..", ".."), "notebooks", "checkpoints");
 
 const madeBy = () => `scripts/train-latent-diffusion.ts ${process.argv.slice(2).join(" ")}`.trim();
 const machine = () => ({ cpus: os.cpus().length, model: os.cpus()[0]?.model ?? "?" });
@@ -140,7 +142,7 @@ async function trainAutoencoder(args: Args, images: tf.Tensor3D, test: tf.Tensor
   const trainSeconds = result.seconds - evalSeconds;
   const scale = latentScale(ae, images);
   // Reconstruction FID: decoded means of 2,000 test images against the 10,000 (and the same 2,000 real images: the floor at this size).
-  const { model: classifier } = loadClassifier(path.join(path.dirname(args.aeOut), "fashion-classifier.ckpt"));
+  const { model: classifier } = loadClassifier(path.join(CKPT, "fashion-classifier.ckpt"));
   const realFeatures = classifierFeatures(classifier, test);
   const first = test.slice(0, Math.min(2000, test.shape[0]));
   const recon = tf.tidy(() => decodeLatents(ae, encodeLatents(ae, first, scale), scale));

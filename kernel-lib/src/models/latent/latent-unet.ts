@@ -43,9 +43,9 @@ export interface LatentUNetConfig {
   heads: number;
 }
 
-/** The lesson's latent U-Net: 4 latent channels, channels 48 and 96, 4 tokens of 32 per class, 4 heads. */
+/** The lesson's latent U-Net: 4 latent channels, channels 32 and 64, 4 tokens of 32 per class, 4 heads. */
 export function latentUNetConfig(T: number): LatentUNetConfig {
-  return { latentChannels: 4, numClasses: 10, T, channels: [48, 96], timeDim: 96, groups: 8, condTokens: 4, condDim: 32, heads: 4 };
+  return { latentChannels: 4, numClasses: 10, T, channels: [32, 64], timeDim: 64, groups: 8, condTokens: 4, condDim: 32, heads: 4 };
 }
 
 /** The kind name of a latent U-Net checkpoint. */
