@@ -85,6 +85,7 @@ const SCRIPTS: [string, string][] = [
   ["train-gan.js", "usage: node build/scripts/train-gan.js "],
   ["train-char-gpt.js", "usage: node build/scripts/train-char-gpt.js "],
   ["train-latent-diffusion.js", "usage: node build/scripts/train-latent-diffusion.js "],
+  ["compare-latent-diffusion.js", "usage: node build/scripts/compare-latent-diffusion.js "],
   ["bench.js", "usage: npm run bench -- "],
 ];
 

@@ -46,10 +46,10 @@ export const USAGE = `usage: node build/scripts/train-latent-diffusion.js [optio
 Trains the autoencoder and then the latent denoiser of notebooks/06-latent-diffusion.ipynb.
 
   --stage S         both | ae | diffusion (default both; diffusion reads --ae-out)
-  --ae-steps N      autoencoder steps (default 2000)
+  --ae-steps N      autoencoder steps (default 2500)
   --ae-batch N      autoencoder batch size (default 128)
   --ae-lr X         autoencoder Adam learning rate (default 1e-3)
-  --steps N         latent denoiser steps (default 6000)
+  --steps N         latent denoiser steps (default 8000)
   --batch N         latent denoiser batch size (default 128)
   --lr X            latent denoiser Adam learning rate, cosine decay to a tenth (default 1e-3)
   --T N             diffusion steps (default 200)
@@ -94,10 +94,10 @@ function parseArgs(argv: string[]): Args {
   if (channels.length !== 2) throw new OptionError(`--channels takes two numbers, got ${channels.length}`);
   return {
     stage: o.choice("stage", ["both", "ae", "diffusion"], "both"),
-    aeSteps: o.number("ae-steps", 2000, { min: 1 }),
+    aeSteps: o.number("ae-steps", 2500, { min: 1 }),
     aeBatch: o.number("ae-batch", 128, { min: 1 }),
     aeLr: o.number("ae-lr", 1e-3, real),
-    steps: o.number("steps", 6000, { min: 1 }),
+    steps: o.number("steps", 8000, { min: 1 }),
     batch: o.number("batch", 128, { min: 1 }),
     lr: o.number("lr", 1e-3, real),
     T: o.number("T", 200, { min: 1 }),
