@@ -3,7 +3,8 @@
  * the parameter count by the layer formula, gradients against finite differences on a tiny configuration, its
  * cross-attention against a hand computation (and the class reaching the output only through it), classifier-free
  * guidance in the sampler against the formula on two model calls, no leaks in a training step or in sampling,
- * the checkpoint round trip, and wrong inputs rejected with errors that say what was expected.
+ * the checkpoint round trip, wrong inputs rejected with errors that say what was expected, and lesson 06's checks
+ * (kernel-lib/src/models/latent/checks.ts) failing on wrong inputs.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -12,6 +13,9 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { checkDirectional } from "./lib/gradients";
 import {
+  checkGuidedNoise,
+  checkIdenticalTokens,
+  checkUnitVariance,
   ddimSample,
   DiffusionTrainer,
   LatentAutoencoder,
@@ -178,4 +182,25 @@ test("within-class variance: the mean over classes of each class's summed featur
   const features = { rows: 5, cols: 2, data: Float64Array.from([0, 0, 1, 1, 2, 0, 1, 3, 1, 5]) };
   assert.equal(withinClassVariance(features, [0, 1, 0, 1, 1]), 3);
   assert.throws(() => withinClassVariance(features, [0, 1]), /2 labels for 5 rows/);
+});
+
+test("lesson 06's checks fail on wrong inputs: unscaled latents, a block that ignores its tokens, a model whose two calls disagree", async () => {
+  await useBestBackend({ verbose: false });
+  const unscaled = tf.randomNormal([50, 98], 0, 3, "float32", 16);
+  assert.throws(() => checkUnitVariance(unscaled, 0.1), /scaled latents: variance 9\.\d+, expected 1 ± 0\.1/);
+  const m = new LatentUNet(TINY, new Rng(17));
+  const block = m.attention("mid");
+  const x = tf.randomNormal([2, 4, 4, 8], 0, 1, "float32", 18) as tf.Tensor4D;
+  const token = tf.randomNormal([3], 0, 1, "float32", 19) as tf.Tensor1D;
+  assert.ok(checkIdenticalTokens(block, x, token) < 1e-4);
+  const ignoring = Object.create(block, { apply: { value: (input: tf.Tensor4D) => input.clone() } });
+  assert.throws(() => checkIdenticalTokens(ignoring, x, token), /identical tokens/);
+  const schedule = linearSchedule(TINY.T);
+  assert.ok(checkGuidedNoise(m, schedule, [0, 1, 3], 3, 20) < 1e-2);
+  // A denoiser that answers differently on every call: the sampler's guided noise no longer matches two fresh calls.
+  let calls = 0;
+  const drifting = { config: m.config, predictNoise: (z: tf.Tensor, t: number | ArrayLike<number>, y?: ArrayLike<number> | null) => tf.tidy(() => tf.add(m.predictNoise(z, t, y), calls++)) };
+  assert.throws(() => checkGuidedNoise(drifting as unknown as LatentUNet, schedule, [0, 1, 3], 3, 20), /guided noise at w = 3/);
+  tf.dispose([unscaled, x, token]);
+  m.dispose();
 });

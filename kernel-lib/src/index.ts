@@ -105,6 +105,8 @@ export * from "./models/latent/condition";
 export * from "./models/latent/latent-unet";
 export * from "./models/latent/pipeline";
 export * from "./models/latent/evaluate";
+export * from "./models/latent/checks";
+export * from "./models/latent/records";
 export * from "./models/classifier/fashion-classifier";
 export * from "./models/classifier/trainer";
 export * from "./models/classifier/evaluate";
