@@ -131,8 +131,11 @@ test("classifier-free guidance in the sampler is (1 + w) eps(z, y) - w eps(z, no
   m.dispose();
 });
 
-test("a training step and sampling leave tf.memory().numTensors unchanged; the checkpoint round-trips", async () => {
+test("making and disposing a model, a training step and sampling leave tf.memory().numTensors unchanged; the checkpoint round-trips", async () => {
   await useBestBackend({ verbose: false });
+  const before = tf.memory().numTensors;
+  new LatentUNet(TINY, new Rng(9)).dispose();
+  assert.equal(tf.memory().numTensors, before, "after making and disposing a model");
   const m = new LatentUNet(TINY, new Rng(10));
   const schedule = linearSchedule(TINY.T);
   const data = tf.randomNormal([16, 98], 0, 1, "float32", 11);

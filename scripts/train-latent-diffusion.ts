@@ -49,7 +49,7 @@ Trains the autoencoder and then the latent denoiser of notebooks/06-latent-diffu
   --ae-steps N      autoencoder steps (default 2500)
   --ae-batch N      autoencoder batch size (default 128)
   --ae-lr X         autoencoder Adam learning rate (default 1e-3)
-  --steps N         latent denoiser steps (default 8000)
+  --steps N         latent denoiser steps (default 7000)
   --batch N         latent denoiser batch size (default 128)
   --lr X            latent denoiser Adam learning rate, cosine decay to a tenth (default 1e-3)
   --T N             diffusion steps (default 200)
@@ -97,7 +97,7 @@ function parseArgs(argv: string[]): Args {
     aeSteps: o.number("ae-steps", 2500, { min: 1 }),
     aeBatch: o.number("ae-batch", 128, { min: 1 }),
     aeLr: o.number("ae-lr", 1e-3, real),
-    steps: o.number("steps", 8000, { min: 1 }),
+    steps: o.number("steps", 7000, { min: 1 }),
     batch: o.number("batch", 128, { min: 1 }),
     lr: o.number("lr", 1e-3, real),
     T: o.number("T", 200, { min: 1 }),

@@ -55,8 +55,9 @@ export class SpatialCrossAttention {
     rng: Rng,
   ) {
     this.attention = new MultiHeadCrossAttention(channels, numHeads, rng, dCond);
-    this.gamma = tf.variable(tf.ones([channels]));
-    this.beta = tf.variable(tf.zeros([channels]));
+    // Inside tidy: tf.variable shares the initial tensor's data, and the initial tensor itself must not stay alive.
+    this.gamma = tf.tidy(() => tf.variable(tf.ones([channels])));
+    this.beta = tf.tidy(() => tf.variable(tf.zeros([channels])));
   }
 
   /** x (B, H, W, c), tokens (B, S, dCond) -> (B, H, W, c); also the attention weights (B, heads, H·W, S). */
