@@ -57,6 +57,7 @@ test("options: a training script with a bad option stops at once, naming it, and
     ["train-diffusion.js", ["--data", "cifar", "--out", "/nonexistent/diffusion.ckpt"], /--data must be one of ring, fashion, got "cifar"/],
     ["train-gan.js", ["--variants", "remedy,wgan", "--out-dir", "/nonexistent"], /--variants: "wgan": not one of remedy, plain/],
     ["train-char-gpt.js", ["--preset", "huge", "--out", "/nonexistent/gpt.ckpt"], /--preset must be one of tiny, small, base, got "huge"/],
+    ["train-latent-diffusion.js", ["--channels", "32,60", "--out", "/nonexistent/ld.ckpt"], /--channels: "60": not a multiple of 8/],
   ] as const) {
     const r = spawnSync(process.execPath, [path.join(root, "build", "scripts", script), ...args], { cwd: root, encoding: "utf8", timeout: 60_000 });
     assert.equal(r.status, 1, `${script}: exit status ${r.status}\n${r.stderr}`);
@@ -83,6 +84,8 @@ const SCRIPTS: [string, string][] = [
   ["train-diffusion.js", "usage: node build/scripts/train-diffusion.js "],
   ["train-gan.js", "usage: node build/scripts/train-gan.js "],
   ["train-char-gpt.js", "usage: node build/scripts/train-char-gpt.js "],
+  ["train-latent-diffusion.js", "usage: node build/scripts/train-latent-diffusion.js "],
+  ["compare-latent-diffusion.js", "usage: node build/scripts/compare-latent-diffusion.js "],
   ["bench.js", "usage: npm run bench -- "],
 ];
 

@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { causalMask } from "../attention";
 import { Block } from "../transformer/block";
 import { MultiHeadAttention } from "../attention";
-import { MultiHeadCrossAttention } from "./cross-attention";
+import { MultiHeadCrossAttention } from "../cross-attention";
 import { PAD } from "./vocab";
 import { gelu } from "../../nn/activations";
 import { param } from "../../nn/init";

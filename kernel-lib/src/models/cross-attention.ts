@@ -2,14 +2,15 @@
  * Multi-head cross-attention: the queries come from one sequence (the decoder's), the keys and values from
  * another (the encoder's output), softmax(Q Kᵀ / √d_k) V in every head (Vaswani et al. 2017, §3.2.3). It is
  * lesson 01's scaledDotProductAttention (models/attention.ts) with keys and values projected from other inputs.
- * Taught in notebooks/03-encoder-decoder.ipynb; the latent diffusion model (models/latent/), not yet
- * taught, uses it too.
+ * Shared by two model families, so it sits beside attention.ts: the encoder-decoder (models/seq2seq/) and the
+ * latent diffusion U-Net, whose image features attend to class tokens (models/latent/); taught in
+ * notebooks/03-encoder-decoder.ipynb and notebooks/06-latent-diffusion.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
-import { AttentionResult, scaledDotProductAttention } from "../attention";
-import { ShapeError } from "../../nn/errors";
-import { linear } from "../../nn/linear";
-import { Rng } from "../../runtime/random";
+import { AttentionResult, scaledDotProductAttention } from "./attention";
+import { ShapeError } from "../nn/errors";
+import { linear } from "../nn/linear";
+import { Rng } from "../runtime/random";
 
 export class MultiHeadCrossAttention {
   readonly dK: number;
