@@ -3,7 +3,7 @@
  * same way: the MLP and convolutional VAEs (notebooks/03-vae.ipynb), the MLP GAN and the DCGAN
  * (notebooks/04-gan.ipynb), the MLP and U-Net denoisers (notebooks/05-diffusion.ipynb). VAEs give their decoders'
  * pixel means, GANs their weight-averaged generators, the MLP denoiser DDPM ancestral samples (all T = 200 steps) and
- * the U-Net DDIM samples on 50 of the 200 steps (η = 0: MEASURE-UNET-FWD, and
+ * the U-Net DDIM samples on 50 of the 200 steps (η = 0: in the shipped table a U-Net pass on 500 images took about 1.2 s against the MLP's 0.13 s, and
  * 10,000 ancestral samples would take over an hour on 2 cores), both with x̂₀ clipped to [-1, 1]. Every model draws
  * images (n, 28, 28) in [0, 1].
  */
