@@ -54,7 +54,7 @@ test("options: a training script with a bad option stops at once, naming it, and
   const root = repoRoot();
   for (const [script, args, message] of [
     ["train-vae.js", ["--epochs", "many", "--out", "/nonexistent/vae.ckpt"], /--epochs must be an integer >= 1, got "many"/],
-    ["train-diffusion.js", ["--data", "cifar", "--out", "/nonexistent/diffusion.ckpt"], /--data must be one of ring, fashion, got "cifar"/],
+    ["train-diffusion.js", ["--data", "cifar", "--out", "/nonexistent/diffusion.ckpt"], /--data must be one of ring, gaussians, fashion, got "cifar"/],
     ["train-gan.js", ["--variants", "remedy,wgan", "--out-dir", "/nonexistent"], /--variants: "wgan": not one of remedy, plain/],
     ["train-char-gpt.js", ["--preset", "huge", "--out", "/nonexistent/gpt.ckpt"], /--preset must be one of tiny, small, base, got "huge"/],
   ] as const) {
