@@ -71,6 +71,19 @@ async function pressOnSlider(cell: number, description: string, key: "ArrowRight
   await page.keyboard.press(key);
 }
 
+/** The live output once it has not changed for `quietMs`. */
+async function settled(cell: number, quietMs: number, timeoutMs: number): Promise<{ hash: string; kind: string; text: string }> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await api((w, c: number) => w.liveOutput(c), cell);
+  let since = Date.now();
+  while (Date.now() - since < quietMs && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await api((w, c: number) => w.liveOutput(c), cell);
+    if (now.hash !== last.hash || now.text !== last.text) [last, since] = [now, Date.now()];
+  }
+  return last;
+}
+
 /** The live output once the kernel's rendering and the page's drawing of it have both changed, of the same kind. */
 async function waitForChange(cell: number, before: { hash: string; kind: string; text: string }, timeoutMs: number): Promise<{ hash: string; kind: string; text: string } | null> {
   const deadline = Date.now() + timeoutMs;
@@ -106,9 +119,9 @@ for (const file of LESSONS) {
         assert.equal(r.widgetViews, 1, `${lesson} cell ${c.cell}: the widget view was not drawn`);
         assert.ok(r.controls.length > 0, `${lesson} cell ${c.cell}: no controls`);
         for (const control of r.controls) {
-          // Let the current rendering finish drawing first (a chart draws asynchronously).
-          await new Promise((r) => setTimeout(r, 500));
-          const before = await api((w, n: number) => w.liveOutput(n), c.cell);
+          // Let the output settle first: a chart draws asynchronously, and a float slider's view sends its
+          // value snapped to its step grid as soon as it is drawn (noUiSlider), which the kernel redraws.
+          const before = await settled(c.cell, 1000, 30_000);
           assert.ok(["image", "chart", "text"].includes(before.kind), `${lesson} cell ${c.cell}: the live output shows ${before.kind}`);
           const staticBefore = await api((w, n: number) => w.staticOutputs(n), c.cell);
           const key = control.value >= control.max ? "ArrowLeft" : "ArrowRight";
