@@ -13,7 +13,7 @@ import * as lib from "kernel-lib";
 import type { Output } from "../kernel/client";
 import type { Notebook } from "../kernel/runner";
 import { renderBundle } from "../scripts/report/html";
-import { collectMetrics, fingerprint, isClientChartImage, METRIC_KEY, VEGALITE_MIME } from "../scripts/report/outputs";
+import { collectMetrics, fingerprint, isClientChartImage, METRIC_KEY, VEGALITE_MIME, WIDGET_VIEW_MIME } from "../scripts/report/outputs";
 
 /**
  * VS Code's choice of the MIME type an output shows, as its source reads (microsoft/vscode):
@@ -47,8 +47,11 @@ const NOTEBOOK_DISPLAY_ORDER = ["application/json", "application/javascript", "t
 
 /** VS Code's built-in renderers: extensions/notebook-renderers/package.json, plus Markdown (markdown-language-features). */
 const VSCODE_BUILTIN = new Set(["image/gif", "image/png", "image/jpeg", "image/svg+xml", "text/html", "application/javascript", "text/plain", "text/markdown"]);
-/** With the Jupyter extension's renderers (ms-toolsai.jupyter-renderers), Vega-Lite 5 too. */
-const VSCODE_WITH_JUPYTER = new Set([...VSCODE_BUILTIN, VEGALITE_MIME]);
+/**
+ * With the Jupyter extensions: Vega-Lite 5 (ms-toolsai.jupyter-renderers) and widget views (ms-toolsai.jupyter's
+ * ipywidgets renderer, for any kernel with the comm target).
+ */
+const VSCODE_WITH_JUPYTER = new Set([...VSCODE_BUILTIN, VEGALITE_MIME, WIDGET_VIEW_MIME]);
 
 export interface VsCodePick {
   /** The items in the order the ipynb extension gives them (step 1). */
@@ -114,6 +117,10 @@ async function whatWeSend(): Promise<Sent[]> {
     const progress = new lib.Progress({ total: 3, title: "training", textEvery: 0, chartEvery: 0 });
     for (let i = 1; i <= 3; i++) progress.update(i, { loss: 1 / i });
     await progress.finish();
+    what = "widget: static rendering";
+    const widgets = await lib.interact(({ k }) => `k = ${k}`, { k: new lib.IntSlider({ value: 1, min: 0, max: 3, description: "k" }) });
+    widgets.close();
+    for (const s of sent) if (s.data[WIDGET_VIEW_MIME] !== undefined) s.what = "widget: controls";
     for (const [label, value] of [
       ["result: tensor", lib.tf.tensor1d([1, 2, 3])],
       ["result: image", lib.asImage(lib.tf.zeros([1, 4, 4]))],
@@ -133,12 +140,14 @@ async function whatWeSend(): Promise<Sent[]> {
 test("VS Code: every bundle kernel-lib sends shows with a renderer, in stock VS Code and with the Jupyter renderers; no private MIME type is sent", async () => {
   const sent = await whatWeSend();
   const kinds = new Set(sent.map((s) => s.what));
-  for (const k of ["metric", "chart", "images", "markdown", "progress", "result: tensor", "result: image", "result: chart", "result: value"]) assert.ok(kinds.has(k), `nothing captured for ${k}`);
+  for (const k of ["metric", "chart", "images", "markdown", "progress", "widget: static rendering", "widget: controls", "result: tensor", "result: image", "result: chart", "result: value"]) assert.ok(kinds.has(k), `nothing captured for ${k}`);
   const expected: Record<string, [string, string]> = {
     metric: ["text/plain", "text/plain"],
     chart: ["image/svg+xml", VEGALITE_MIME],
     images: ["image/png", "image/png"],
     markdown: ["text/markdown", "text/markdown"],
+    "widget: static rendering": ["text/plain", "text/plain"],
+    "widget: controls": ["text/plain", WIDGET_VIEW_MIME],
     "result: tensor": ["text/plain", "text/plain"],
     "result: image": ["image/png", "image/png"],
     "result: chart": ["image/svg+xml", VEGALITE_MIME],

@@ -8,6 +8,13 @@ import { before, test } from "node:test";
 import {
   CheckError,
   checkAttentionFormula,
+  checkCausalOutputs,
+  checkCrossAttention,
+  checkLabelSmoothedLoss,
+  crossAttentionByLoops,
+  EncoderDecoder,
+  labelSmoothedLossByHand,
+  MultiHeadCrossAttention,
   checkCosineSchedule,
   checkDeterministicSampler,
   checkDiscriminatorLoss,
@@ -150,5 +157,78 @@ test("checkDeterministicSampler passes on DDIM (eta = 0) and fails on DDPM and o
   fails(() => checkDeterministicSampler((xT, seed) => ddimSample(model, s, { n, seed, steps: 10, eta: 1, xT }).samples, n, 2));
   // A sampler that ignores x_T altogether must not pass either.
   fails(() => checkDeterministicSampler((_xT, seed) => ddimSample(model, s, { n, seed: 0 * seed, steps: 10 }).samples, n, 2));
+  model.dispose();
+});
+
+test("checkCrossAttention passes on MultiHeadCrossAttention (memory of another width too) and fails on self-attention or swapped keys", () => {
+  for (const dMemory of [16, 24]) {
+    const ca = new MultiHeadCrossAttention(16, 4, new Rng(dMemory), dMemory);
+    // Weights larger than the initialisation's, so that the attention is far from uniform.
+    Object.values(ca.weights).forEach((v, i) => v.assign(tf.randomNormal(v.shape, 0, 0.5, "float32", 10 * dMemory + i)));
+    const w = ca.weightArrays();
+    checkCrossAttention((x, m) => ca.apply(x, m).output, w, 4);
+    if (dMemory === 16) fails(() => checkCrossAttention((x) => ca.apply(x, x).output, w, 4));
+    // Keys projected with the query weights: the formula's shape, the wrong numbers.
+    const wrong = { ...w, wk: w.wq };
+    if (dMemory === 16) fails(() => checkCrossAttention((x, m) => ca.apply(x, m).output, wrong, 4));
+    ca.dispose();
+  }
+  // One head, identity projections: softmax(x mᵀ / √d) m by hand.
+  const I = [[1, 0], [0, 1]];
+  const z = [0, 0];
+  const got = crossAttentionByLoops([[1, 0]], [[2, 0], [0, 2]], { wq: I, wk: I, wv: I, wo: I, bq: z, bk: z, bv: z, bo: z }, 1);
+  const e = Math.exp(2 / Math.sqrt(2));
+  assert.ok(Math.abs(got[0]![0]! - (2 * e) / (e + 1)) < 1e-12 && Math.abs(got[0]![1]! - 2 / (e + 1)) < 1e-12);
+});
+
+const tinySeq2Seq = { srcVocab: 9, tgtVocab: 7, maxSrcLen: 8, maxTgtLen: 6, dModel: 16, numHeads: 2, encoderLayers: 1, decoderLayers: 2 };
+
+test("checkCausalOutputs passes on the masked decoder, fails on the unmasked one, and refuses a change that reaches nothing", () => {
+  const model = new EncoderDecoder(tinySeq2Seq, new Rng(4));
+  const logitsOf = (causal: boolean) => (ids: number[]) => tf.tidy(() => {
+    const src = tf.tensor2d([[3, 4, 5]], undefined, "int32");
+    const mask = model.sourceMask(src);
+    return (model.decode(model.encode(src, mask), mask, tf.tensor2d([ids], undefined, "int32"), { causal }).logits.arraySync() as number[][][])[0]!;
+  });
+  const ids = [1, 3, 4, 5, 6];
+  assert.ok(checkCausalOutputs(logitsOf(true), ids, 2, 6, true).earlier < 1e-6);
+  fails(() => checkCausalOutputs(logitsOf(false), ids, 2, 6, true));
+  assert.ok(checkCausalOutputs(logitsOf(false), ids, 2, 6, false).earlier > 1e-4);
+  fails(() => checkCausalOutputs(logitsOf(true), ids, 2, 6, false));
+  // Outputs that ignore their input prove nothing, so they fail both ways.
+  const constant = (tokens: number[]) => tokens.map(() => [0, 1, 2]);
+  fails(() => checkCausalOutputs(constant, ids, 2, 6, true));
+  model.dispose();
+});
+
+test("checkLabelSmoothedLoss passes on EncoderDecoder.loss and fails on ε spread over V - 1 tokens, on PAD counted, and on no smoothing", () => {
+  const model = new EncoderDecoder(tinySeq2Seq, new Rng(5));
+  const src = tf.tensor2d([[3, 4, 5], [6, 7, 0]], undefined, "int32");
+  const tgtIn = tf.tensor2d([[1, 3, 4, 5], [1, 6, 0, 0]], undefined, "int32");
+  const tgtOut = tf.tensor2d([[3, 4, 5, 2], [6, 2, 0, 0]], undefined, "int32");
+  const logits = tf.tidy(() => {
+    const mask = model.sourceMask(src);
+    return model.decode(model.encode(src, mask), mask, tgtIn).logits.arraySync() as number[][][];
+  });
+  const targets = tgtOut.arraySync() as number[][];
+  const loss = (eps: number) => tf.tidy(() => model.loss(src, tgtIn, tgtOut, eps).dataSync()[0]!);
+  for (const eps of [0, 0.1, 0.3]) checkLabelSmoothedLoss(loss(eps), logits, targets, eps);
+  // ε spread over the V - 1 wrong tokens (another convention), by hand.
+  const overOthers = (eps: number) => {
+    let total = 0;
+    let n = 0;
+    logits.forEach((rows, b) => rows.forEach((l, t) => {
+      const y = targets[b]![t]!;
+      if (y === 0) return;
+      const lse = Math.log(l.reduce((s, v) => s + Math.exp(v), 0));
+      total -= l.reduce((s, v, k) => s + (k === y ? 1 - eps : eps / (l.length - 1)) * (v - lse), 0);
+      n++;
+    }));
+    return total / n;
+  };
+  fails(() => checkLabelSmoothedLoss(overOthers(0.1), logits, targets, 0.1));
+  fails(() => checkLabelSmoothedLoss(labelSmoothedLossByHand(logits, targets, 0.1, -1), logits, targets, 0.1)); // PAD counted
+  fails(() => checkLabelSmoothedLoss(loss(0), logits, targets, 0.1));
+  tf.dispose([src, tgtIn, tgtOut]);
   model.dispose();
 });

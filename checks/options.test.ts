@@ -54,7 +54,7 @@ test("options: a training script with a bad option stops at once, naming it, and
   const root = repoRoot();
   for (const [script, args, message] of [
     ["train-vae.js", ["--epochs", "many", "--out", "/nonexistent/vae.ckpt"], /--epochs must be an integer >= 1, got "many"/],
-    ["train-diffusion.js", ["--data", "cifar", "--out", "/nonexistent/diffusion.ckpt"], /--data must be one of ring, fashion, got "cifar"/],
+    ["train-diffusion.js", ["--data", "cifar", "--out", "/nonexistent/diffusion.ckpt"], /--data must be one of ring, gaussians, fashion, got "cifar"/],
     ["train-gan.js", ["--variants", "remedy,wgan", "--out-dir", "/nonexistent"], /--variants: "wgan": not one of remedy, plain/],
     ["train-char-gpt.js", ["--preset", "huge", "--out", "/nonexistent/gpt.ckpt"], /--preset must be one of tiny, small, base, got "huge"/],
     ["train-latent-diffusion.js", ["--channels", "32,60", "--out", "/nonexistent/ld.ckpt"], /--channels: "60": not a multiple of 8/],
@@ -86,6 +86,7 @@ const SCRIPTS: [string, string][] = [
   ["train-char-gpt.js", "usage: node build/scripts/train-char-gpt.js "],
   ["train-latent-diffusion.js", "usage: node build/scripts/train-latent-diffusion.js "],
   ["compare-latent-diffusion.js", "usage: node build/scripts/compare-latent-diffusion.js "],
+  ["score-images.js", "usage: node build/scripts/score-images.js "],
   ["bench.js", "usage: npm run bench -- "],
 ];
 

@@ -3,7 +3,8 @@
  * cross-attention is lesson 01's attention with keys and values from another sequence (against softmax(x mᵀ/√d) m
  * by hand), the decoder cannot see later target tokens, source padding changes nothing, the label-smoothed loss
  * by hand, beam width 1 equals greedy, checkpoints round-trip; number words by hand, seeded and date-disjoint
- * splits, and a corrupt data file.
+ * splits, and a corrupt data file; the date task's helpers (models/seq2seq/dates-task.ts): teacher-forced batches,
+ * character accuracy by hand, the shared training run without leaks, the shipped checkpoint's config.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -12,6 +13,15 @@ import * as path from "node:path";
 import { test } from "node:test";
 import {
   beamDecode,
+  characterAccuracy,
+  DATE_VOCABS,
+  dateSeq2SeqConfig,
+  dateTextPairs,
+  decodeTexts,
+  exactMatchOf,
+  teacherForcedBatch,
+  teacherForcedLogits,
+  trainSeq2Seq,
   datePairs,
   EncoderDecoder,
   exactMatch,
@@ -134,4 +144,34 @@ test("number words by hand; seeded pairs; test, val and train share no date; the
   fs.writeFileSync(path.join(dir, "dates", "dates-val.tsv.gz"), shipped);
   assert.throws(() => loadDates("val", dir), /SHA-256 is [0-9a-f]+, expected a9412a43/);
   fs.rmSync(dir, { recursive: true });
+});
+
+test("the date task: teacher-forced batches by hand, character accuracy by hand, a short trainSeq2Seq run without leaks", async () => {
+  await useBestBackend({ verbose: false });
+  const pairs = dateTextPairs("val").slice(0, 40);
+  for (const p of dateTextPairs("train")) DATE_VOCABS.source.encode(p.source); // every training character is known
+  const b = teacherForcedBatch(DATE_VOCABS, [{ source: "may the first, two thousand", target: "2000-05-01" }, { source: "june", target: "1-2" }]);
+  assert.deepEqual(b.tgtIn.arraySync(), [[1, ...DATE_VOCABS.target.encode("2000-05-01")], [1, 4, 13, 5, 0, 0, 0, 0, 0, 0, 0]]);
+  assert.deepEqual((b.tgtOut.arraySync() as number[][])[1], [4, 13, 5, 2, 0, 0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(b.src.shape, [2, 27]);
+  tf.dispose([b.src, b.tgtIn, b.tgtOut]);
+  assert.equal(characterAccuracy(["1994-03-23", "1994"], ["1994-03-24", "2094-01-01"]), (9 + 2) / 20);
+  assert.throws(() => characterAccuracy([], []), /0 outputs for 0 targets/);
+  const model = new EncoderDecoder({ ...dateSeq2SeqConfig({ dModel: 16, numHeads: 2, layers: 1 }) }, new Rng(6));
+  const n0 = tf.memory().numTensors;
+  const result = await trainSeq2Seq(model, dateTextPairs("train").slice(0, 256), DATE_VOCABS, { steps: 6, batchSize: 32, evalEvery: 3, evalPairs: pairs.slice(0, 8), rng: new Rng(7), progress: false });
+  assert.equal(tf.memory().numTensors, n0, "training leaves no tensor behind (the optimizer is disposed)");
+  assert.deepEqual(result.evaluations.map((e) => e.step), [3, 6]);
+  assert.equal(result.history["loss"]!.length, 6);
+  const { logits, targets, cross } = teacherForcedLogits(model, DATE_VOCABS, pairs.slice(0, 3), { withCross: true });
+  assert.deepEqual([logits.length, logits[0]!.length, logits[0]![0]!.length, targets[0]!.length], [3, 11, 14, 11]);
+  assert.equal(cross![0]!.length, 2); // heads of the last decoder block
+  const sources = pairs.slice(0, 5).map((p) => p.source);
+  assert.deepEqual(decodeTexts(model, DATE_VOCABS, sources, { beam: 1 }), decodeTexts(model, DATE_VOCABS, sources, { batch: 2 }));
+  assert.equal(exactMatchOf(model, DATE_VOCABS, pairs.slice(0, 5)), exactMatch(decodeTexts(model, DATE_VOCABS, sources), pairs.slice(0, 5).map((p) => p.target)));
+  assert.equal(tf.memory().numTensors, n0);
+  model.dispose();
+  const shipped = loadSeq2Seq(path.join(__dirname, "..", "..", "notebooks", "checkpoints", "seq2seq-dates.ckpt"));
+  for (const [k, v] of Object.entries(dateSeq2SeqConfig())) assert.equal((shipped.model.config as unknown as Record<string, number>)[k], v, k);
+  shipped.model.dispose();
 });

@@ -1,12 +1,14 @@
 /**
  * Routing requests: the shell and control receive loops, the shell queue (one request at a time, in
  * order), busy/idle around each request, and the answer to each message type (kernel_info, complete,
- * inspect, is_complete, comm_info, history, interrupt, shutdown; execute goes to kernel/execution.ts).
+ * inspect, is_complete, comm_info, history, interrupt, shutdown; execute goes to kernel/execution.ts). Comm
+ * messages skip the queue (kernel/comms.ts): a widget event runs while a cell awaits.
  */
 import * as fs from "node:fs";
 import { setImmediate } from "node:timers";
 import type * as zmq from "zeromq";
 import { tslabTs } from "./converter";
+import { COMM_MESSAGES, Comms } from "./comms";
 import { CellEngine } from "./engine";
 import { Iopub } from "./iopub";
 import { repoRoot } from "./kernelspec";
@@ -77,11 +79,14 @@ export interface DispatcherOptions {
   shutdown: (code: number) => Promise<void>;
   log: (text: string) => void;
   closing: () => boolean;
+  comms: Comms;
 }
 
 export class Dispatcher {
   private readonly shellQueue: Incoming[] = [];
   private shellWaiter: (() => void) | null = null;
+  /** Requests between their busy and their idle status (a running cell among them). */
+  private active = 0;
 
   constructor(private readonly options: DispatcherOptions) {}
 
@@ -111,6 +116,9 @@ export class Dispatcher {
     if (name === "control") {
       // Control requests are answered at once, even while a cell runs.
       void this.handle(msg);
+    } else if (COMM_MESSAGES.has(msg.header.msg_type)) {
+      // Comm messages too (a slider moved): their handlers run between a cell's awaits.
+      this.handleComm(msg);
     } else {
       this.shellQueue.push(msg);
       this.shellWaiter?.();
@@ -143,9 +151,25 @@ export class Dispatcher {
     this.options.reply(msg, type, content);
   }
 
+  /**
+   * A comm message, at once and synchronously. Busy and idle around it only when no request is between its
+   * own busy and idle: a front end must not see the kernel idle in the middle of a cell.
+   */
+  private handleComm(msg: Incoming): void {
+    const { iopub, comms } = this.options;
+    if (this.active > 0) return comms.handle(msg);
+    iopub.publish("status", { execution_state: "busy" }, msg.header);
+    try {
+      comms.handle(msg);
+    } finally {
+      iopub.publish("status", { execution_state: "idle" }, msg.header);
+    }
+  }
+
   /** Busy, the answer, idle; never rejects. */
   private async handle(msg: Incoming): Promise<void> {
     const { iopub } = this.options;
+    this.active++;
     try {
       iopub.publish("status", { execution_state: "busy" }, msg.header);
       try {
@@ -153,6 +177,7 @@ export class Dispatcher {
         else await this.dispatch(msg);
       } finally {
         iopub.publish("status", { execution_state: "idle" }, msg.header);
+        this.active--;
       }
     } catch (e) {
       this.options.log(`aigc-lab kernel: ${msg.header.msg_type} failed: ${e instanceof Error ? e.stack : String(e)}\n`);
@@ -180,7 +205,11 @@ export class Dispatcher {
         return reply(msg, "is_complete_reply", r.complete ? { status: "complete" } : { status: "incomplete", indent: r.indent ?? "" });
       }
       case "comm_info_request":
-        return reply(msg, "comm_info_reply", { status: "ok", comms: {} });
+        return reply(msg, "comm_info_reply", this.options.comms.info(c.target_name));
+      case "comm_open":
+      case "comm_msg":
+      case "comm_close":
+        return this.options.comms.handle(msg);
       case "history_request":
         return reply(msg, "history_reply", { status: "ok", history: [] });
       case "interrupt_request":
@@ -194,7 +223,7 @@ export class Dispatcher {
         return;
       }
       default:
-        // comm_open and other requests this kernel has no use for: ignored, as ipykernel does.
+        // Requests this kernel has no use for: ignored, as ipykernel does.
         this.options.log(`aigc-lab kernel: ignored ${msg.header.msg_type}\n`);
     }
   }

@@ -2,6 +2,7 @@
  * Running an execute_request: the execution count, execute_input, the cell run by the engine, its
  * execute_result or error on iopub and the execute_reply; interrupts of the running cell.
  */
+import { CommHooks } from "./comms";
 import { CellEngine, CellOutcome } from "./engine";
 import { Iopub } from "./iopub";
 import { resultBundle } from "./results";
@@ -11,6 +12,8 @@ import { Incoming } from "./wire";
 export interface KernelHooks {
   display(content: Parameters<Iopub["display"]>[0], update: boolean): void;
   interruptRequested: boolean;
+  /** Comms with the front end (kernel/comms.ts); kernel-lib's widgets use them. */
+  comms: CommHooks;
 }
 
 export interface ExecutionOptions {
@@ -20,6 +23,7 @@ export interface ExecutionOptions {
   reply: (req: Incoming, msgType: string, content: Record<string, unknown>, metadata?: Record<string, unknown>) => void;
   /** Aborts the execute requests already queued on shell (after a failed cell with stop_on_error). */
   abortQueued: () => Promise<void>;
+  comms: CommHooks;
 }
 
 export class Execution {
@@ -31,6 +35,7 @@ export class Execution {
     this.hooks = {
       display: (content, update) => options.iopub.display(content, update),
       interruptRequested: false,
+      comms: options.comms,
     };
   }
 

@@ -32,12 +32,12 @@ export class Iopub {
     private readonly closing: () => boolean,
   ) {}
 
-  /** Sends a message on iopub (after any buffered stream text, so order is kept). */
-  publish(msgType: string, content: unknown, parent: Header | null): void {
+  /** Sends a message on iopub (after any buffered stream text, so order is kept), with binary `buffers` if any. */
+  publish(msgType: string, content: unknown, parent: Header | null, buffers: Uint8Array[] = [], metadata: Record<string, unknown> = {}): void {
     // Once shutting down, iopub is flushed and closing: later messages have nowhere to go.
     if (this.closing()) return;
     if (msgType !== "stream") this.flushStream();
-    void this.queue.send(this.wire.frames([Buffer.from(`kernel.${this.kernelId}.${msgType}`)], msgType, content, parent));
+    void this.queue.send(this.wire.frames([Buffer.from(`kernel.${this.kernelId}.${msgType}`)], msgType, content, parent, metadata, buffers));
   }
 
   writeStream(name: string, text: string): void {

@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import * as zmq from "zeromq";
 import { CellInterruptedError } from "./cell-timers";
+import { Comms } from "./comms";
 import { Dispatcher, kernelInfo } from "./dispatch";
 import { CellEngine } from "./engine";
 import { Execution } from "./execution";
@@ -57,6 +58,7 @@ export class KernelServer {
   private readonly iopub: Iopub;
   private readonly execution: Execution;
   private readonly dispatcher: Dispatcher;
+  private readonly comms: Comms;
   private closing = false;
   private readonly originalWrite = { stdout: process.stdout.write.bind(process.stdout), stderr: process.stderr.write.bind(process.stderr) };
   private readonly onExit: (code: number) => void;
@@ -74,6 +76,7 @@ export class KernelServer {
       ["hb", new SendQueue(this.hb, log)],
     ]);
     this.iopub = new Iopub(this.wire, this.sends.get("iopub")!, this.kernelId, this.originalWrite, () => this.closing);
+    this.comms = new Comms(this.iopub, log);
     this.engine = new CellEngine({ rootDir: this.rootDir, stderr: (text) => this.iopub.writeStream("stderr", text) });
     const reply = (req: Incoming, msgType: string, content: Record<string, unknown>, metadata: Record<string, unknown> = {}) => {
       // Once shutting down, the sockets are flushed and closing: later replies have nowhere to go.
@@ -89,8 +92,9 @@ export class KernelServer {
       shutdown: (code) => this.shutdown(code),
       log,
       closing: () => this.closing,
+      comms: this.comms,
     });
-    this.execution = new Execution({ engine: this.engine, iopub: this.iopub, rootDir: this.rootDir, reply, abortQueued: () => this.dispatcher.abortQueuedExecutes() });
+    this.execution = new Execution({ engine: this.engine, iopub: this.iopub, rootDir: this.rootDir, reply, abortQueued: () => this.dispatcher.abortQueuedExecutes(), comms: this.comms.hooks });
   }
 
   /** Writes to the kernel process's own stderr (Jupyter's log), not to a cell. */

@@ -38,7 +38,7 @@ export function headerProblem(header: unknown): string | null {
   return null;
 }
 
-type FieldKind = "string" | "boolean" | "cursor";
+type FieldKind = "string" | "boolean" | "cursor" | "object";
 
 /** The content fields the kernel reads, per request type: required ones first. */
 const CONTENT_FIELDS: Record<string, { required: Record<string, FieldKind>; optional: Record<string, FieldKind> }> = {
@@ -47,12 +47,18 @@ const CONTENT_FIELDS: Record<string, { required: Record<string, FieldKind>; opti
   inspect_request: { required: { code: "string", cursor_pos: "cursor" }, optional: {} },
   is_complete_request: { required: { code: "string" }, optional: {} },
   shutdown_request: { required: {}, optional: { restart: "boolean" } },
+  comm_info_request: { required: {}, optional: { target_name: "string" } },
+  // Comm messages come from either side and get no reply: a bad one is dropped with a log line.
+  comm_open: { required: { comm_id: "string", target_name: "string" }, optional: { data: "object" } },
+  comm_msg: { required: { comm_id: "string" }, optional: { data: "object" } },
+  comm_close: { required: { comm_id: "string" }, optional: { data: "object" } },
 };
 
 function fieldProblem(name: string, value: unknown, kind: FieldKind): string | null {
   if (kind === "cursor") {
     return typeof value === "number" && Number.isInteger(value) && value >= 0 ? null : `content.${name} is ${describeJson(value)}${typeof value === "number" ? ` (${value})` : ""}, expected a non-negative integer`;
   }
+  if (kind === "object") return isPlainObject(value) ? null : `content.${name} is ${describeJson(value)}, expected a JSON object`;
   return typeof value === kind ? null : `content.${name} is ${describeJson(value)}, expected a ${kind}`;
 }
 

@@ -32,6 +32,8 @@ export interface Incoming {
   metadata: Record<string, unknown>;
   content: Record<string, any>;
   socket: RequestChannel;
+  /** Binary buffers: the frames after the four signed parts (comm messages carry them). */
+  buffers: Buffer[];
   /**
    * Set when a part other than the header is wrong (the part is then left empty): names the field, for
    * an error reply (see kernel/validate.ts).
@@ -151,7 +153,7 @@ export class Wire {
     if (header.error) return drop(`header is not JSON (${header.error})`);
     const headerIssue = headerProblem(header.value);
     if (headerIssue) return drop(headerIssue);
-    const msg: Incoming = { identities: frames.slice(0, i), header: header.value as Header, parent: {}, metadata: {}, content: {}, socket };
+    const msg: Incoming = { identities: frames.slice(0, i), header: header.value as Header, parent: {}, metadata: {}, content: {}, socket, buffers: frames.slice(i + 6) };
     const names = ["parent_header", "metadata", "content"] as const;
     const values: Record<string, unknown>[] = [];
     for (let k = 0; k < names.length; k++) {
@@ -172,9 +174,10 @@ export class Wire {
     return { msg_id: randomUUID(), msg_type: msgType, session: this.session, username: "kernel", date: new Date().toISOString(), version: PROTOCOL_VERSION };
   }
 
-  frames(prefix: Buffer[], msgType: string, content: unknown, parent: Header | null, metadata: Record<string, unknown> = {}): Buffer[] {
+  /** The frames of a message; `buffers` follow the signed parts unsigned, as the protocol has it. */
+  frames(prefix: Buffer[], msgType: string, content: unknown, parent: Header | null, metadata: Record<string, unknown> = {}, buffers: Uint8Array[] = []): Buffer[] {
     const parts = [this.header(msgType), parent ?? {}, metadata, content].map((x) => Buffer.from(JSON.stringify(x)));
-    return [...prefix, DELIM, Buffer.from(this.sign(parts)), ...parts];
+    return [...prefix, DELIM, Buffer.from(this.sign(parts)), ...parts, ...buffers.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))];
   }
 }
 

@@ -105,6 +105,11 @@ function loadSummaries(outDir: string): Record<string, LessonSummary> {
   }
 }
 
+/** The file's text, or null if there is none. */
+function readIfExists(file: string): string | null {
+  return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : null;
+}
+
 function writeAtomic(file: string, content: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, content);
@@ -309,7 +314,7 @@ export async function start(argv: string[], out: NodeJS.WritableStream & { isTTY
   const names = lessons.map((f) => f.replace(/\.ipynb$/, ""));
   const writeIndex = () => {
     writeAtomic(path.join(outDir, SUMMARIES), JSON.stringify({ lessons: summaries }, null, 1) + "\n");
-    const index = renderIndex({ lessons: names.map((n) => ({ name: n, summary: summaries[n] ?? null })), generated: new Date().toISOString().replace(/\.\d+Z$/, "Z"), commit });
+    const index = renderIndex({ lessons: names.map((n) => ({ name: n, summary: summaries[n] ?? null })), generated: new Date().toISOString().replace(/\.\d+Z$/, "Z"), commit, imageScoresMarkdown: readIfExists(path.join(notebooksDir, "checkpoints", "image-scores.md")) });
     writeAtomic(path.join(outDir, "index.html"), index);
   };
 

@@ -5,6 +5,7 @@
  *   npx tsc -b
  *   flock /tmp/aigc-train.lock node build/scripts/train-diffusion.js --data ring
  *   flock /tmp/aigc-train.lock node build/scripts/train-diffusion.js --data ring --classes --steps 2000 --eval-every 2000
+ *   flock /tmp/aigc-train.lock node build/scripts/train-diffusion.js --data gaussians --classes --eval-every 1500
  *   flock /tmp/aigc-train.lock node build/scripts/train-diffusion.js --data fashion --source auto
  *
  * The shipped Fashion-MNIST checkpoint is the default run (15,000 steps, 598 s on 2 cores; its `madeBy` names the
@@ -20,6 +21,10 @@
  * x_0 is concentrated at a point, which each ring mode (std 0.02) nearly is. --classes trains a class-conditioned model (label = the mode)
  * for classifier-free guidance.
  *
+ * Gaussians --classes (two overlapping classes, kernel-lib's data/gaussian-classes.ts, 20,000 points, scale 1): every
+ * --eval-every steps 1,000 samples per class at guidance w = 0 and 3 (seed 7), with the share the Bayes classifier
+ * gives the requested class and the within-class variance (the data's: Phi(1) = 84.1% and 1).
+ *
  * Fashion: images scaled to [-1, 1]; every --eval-every steps the test loss L_simple on the first 500 test
  * images (seeded timesteps and noise, so the notebook can reproduce it).
  *
@@ -28,7 +33,7 @@
  *
  * Options (defaults: ring | fashion): --model mlp, --steps 3000 | 15000, --batch 512 | 128, --lr 2e-3, --T 100 | 200,
  * --schedule linear (or cosine), --ema 0.99 | 0.999, --scale 8 (ring), --eval-every 1000 | 2500, --seed 0, --source auto (fashion),
- * --out notebooks/checkpoints/diffusion-<ring|ring-classes|fashion>.ckpt.
+ * --separation 2 (gaussians), --out notebooks/checkpoints/diffusion-<ring|ring-classes|gaussians-classes|fashion>.ckpt.
  */
 import * as os from "node:os";
 import * as path from "node:path";
@@ -48,6 +53,9 @@ import {
   ringCentres,
   ringCoverage,
   sampleRing,
+  sampleGaussianClasses,
+  classSpread,
+  guidanceSampler,
   ScheduleKind,
   setSeed,
   tf,
@@ -63,7 +71,7 @@ import { backendLabel } from "./records";
 const EVAL_SEED = 7;
 
 interface Args {
-  data: "ring" | "fashion";
+  data: "ring" | "gaussians" | "fashion";
   model: "mlp" | "unet";
   classes: boolean;
   steps: number;
@@ -73,6 +81,8 @@ interface Args {
   schedule: ScheduleKind;
   ema: number;
   scale: number;
+  /** Distance between the two Gaussian classes' means (--data gaussians). */
+  separation: number;
   evalEvery: number;
   seed: number;
   source: "subset" | "full" | "auto";
@@ -82,34 +92,36 @@ interface Args {
 export const USAGE = `usage: node build/scripts/train-diffusion.js [options]
 
 Trains the diffusion models of notebooks/05-diffusion.ipynb and writes their checkpoints.
-Defaults are given as ring | fashion.
+Defaults are given as ring | fashion (gaussians: as ring, but --scale 1).
 
-  --data D          ring | fashion (default ring)
+  --data D          ring | gaussians | fashion (default ring); gaussians: two overlapping classes (data/gaussian-classes.ts)
   --model M         mlp | unet: the MLP denoiser or the U-Net (fashion only; default mlp)
-  --classes         class-conditioned ring model, for classifier-free guidance (ring only)
+  --classes         class-conditioned model, for classifier-free guidance (ring or gaussians)
   --steps N         training steps (default 3000 | 15000)
   --batch N         batch size (default 512 | 128)
   --lr X            Adam learning rate (default 2e-3; 2e-4 for unet)
   --T N             diffusion steps (default 100 | 200)
   --schedule S      linear | cosine noise schedule (default linear)
   --ema X           weight-average decay (default 0.99 | 0.999)
-  --scale X         ring scale during training (default 8)
+  --scale X         2-D data scale during training (default 8; 1 for gaussians)
+  --separation X    distance between the two Gaussian classes' means (gaussians; default 2, std 1)
   --eval-every N    steps between evaluations (default 1000 | 2500)
   --seed N          random seed (default 0)
   --source S        subset | full | auto Fashion-MNIST (default auto)
-  --out FILE        checkpoint to write (default notebooks/checkpoints/diffusion-<ring|ring-classes|fashion|fashion-unet>.ckpt)
+  --out FILE        checkpoint to write (default notebooks/checkpoints/diffusion-<ring|ring-classes|gaussians-classes|fashion|fashion-unet>.ckpt)
   -h, --help        print this and exit`;
 
 function parseArgs(argv: string[]): Args {
-  const o = new Options(argv, ["data", "model", "scale", "steps", "batch", "lr", "T", "schedule", "ema", "eval-every", "seed", "source", "out"], ["classes"]);
-  const data = o.choice("data", ["ring", "fashion"], "ring");
-  const ring = data === "ring";
+  const o = new Options(argv, ["data", "model", "scale", "separation", "steps", "batch", "lr", "T", "schedule", "ema", "eval-every", "seed", "source", "out"], ["classes"]);
+  const data = o.choice("data", ["ring", "gaussians", "fashion"], "ring");
+  const points = data !== "fashion"; // the 2-D data sets share every default but the scale
+  const ring = points;
   const model = o.choice("model", ["mlp", "unet"], "mlp");
   const classes = o.flag("classes");
-  if (classes && !ring) throw new OptionError("--classes is for the ring");
-  if (model === "unet" && ring) throw new OptionError("--model unet is for --data fashion (28x28 images)");
+  if (classes && !points) throw new OptionError("--classes is for the 2-D data (--data ring or gaussians)");
+  if (model === "unet" && points) throw new OptionError("--model unet is for --data fashion (28x28 images)");
   const repo = path.resolve(__dirname, "..", "..");
-  const name = ring ? (classes ? "diffusion-ring-classes" : "diffusion-ring") : model === "unet" ? "diffusion-fashion-unet" : "diffusion-fashion";
+  const name = points ? `diffusion-${data}${classes ? "-classes" : ""}` : model === "unet" ? "diffusion-fashion-unet" : "diffusion-fashion";
   const real = { integer: false };
   return {
     data,
@@ -121,7 +133,8 @@ function parseArgs(argv: string[]): Args {
     T: o.number("T", ring ? 100 : 200, { min: 1 }),
     schedule: o.choice<ScheduleKind>("schedule", ["linear", "cosine"], "linear"),
     ema: o.number("ema", ring ? 0.99 : 0.999, real),
-    scale: o.number("scale", 8, { integer: false, min: 0, minIncluded: false }),
+    scale: o.number("scale", data === "gaussians" ? 1 : 8, { integer: false, min: 0, minIncluded: false }),
+    separation: o.number("separation", 2, { integer: false, min: 0, minIncluded: false }),
     evalEvery: o.number("eval-every", ring ? 1000 : 2500, { min: 1 }),
     seed: o.number("seed", 0),
     source: o.choice("source", ["subset", "full", "auto"], "auto"),
@@ -167,6 +180,7 @@ async function main(): Promise<void> {
   await useBestBackend();
   const rng = setSeed(args.seed);
   const ring = args.data === "ring";
+  const gaussians = args.data === "gaussians";
   const schedule = noiseSchedule(args.schedule, args.T);
   // 1) Data: ring points (and their modes), or Fashion-MNIST scaled to [-1, 1] (Ho et al. 2020, section 4).
   let data: tf.Tensor2D;
@@ -179,6 +193,12 @@ async function main(): Promise<void> {
     data = tf.mul(points, args.scale);
     points.dispose();
     dataInfo = { name: "ring", points: 20000, modes: 8, radius: 2, std: 0.02, scale: args.scale };
+  } else if (gaussians) {
+    const drawn = sampleGaussianClasses(20000, { separation: args.separation, rng: rng.fork() });
+    if (args.classes) labels = drawn.labels;
+    data = tf.mul(drawn.points, args.scale);
+    drawn.points.dispose();
+    dataInfo = { name: "gaussian-classes", points: 20000, classes: 2, separation: args.separation, std: 1, scale: args.scale };
   } else {
     const trainSet = loadFashionMnist({ split: "train", source: args.source });
     const testSet = loadFashionMnist({ split: "test", source: trainSet.source });
@@ -189,7 +209,7 @@ async function main(): Promise<void> {
     dataInfo = { name: "fashion-mnist", source: trainSet.source, train: trainSet.count, test: 500, scale: "[-1, 1]" };
   }
   // 2) Model and trainer.
-  const config = args.model === "unet" ? unetConfig(args.T) : ring ? { ...DIFFUSION_POINTS_CONFIG, numClasses: args.classes ? 8 : 0 } : DIFFUSION_IMAGE_CONFIG;
+  const config = args.model === "unet" ? unetConfig(args.T) : ring || gaussians ? { ...DIFFUSION_POINTS_CONFIG, numClasses: args.classes ? (ring ? 8 : 2) : 0 } : DIFFUSION_IMAGE_CONFIG;
   const model: Denoiser = args.model === "unet" ? new UNet(unetConfig(args.T), rng.fork()) : new DiffusionMlp(config as DiffusionMlpConfig, rng.fork());
   const trainer = new DiffusionTrainer(model, schedule, data, {
     batchSize: args.batch,
@@ -245,6 +265,18 @@ async function main(): Promise<void> {
         const d = cov["ddpm-posterior"]!;
         metrics = { modes: d.modes, quality: d.quality };
         console.log(`step ${i + 1}: ${Object.entries(cov).map(([k, v]) => `${k} ${v.modes}/8 ${(100 * v.quality).toFixed(1)}%`).join(" | ")} | ${trainSeconds.toFixed(0)} s training`);
+      } else if (gaussians && args.classes) {
+        const at = guidanceSampler(sampler, schedule, { perClass: 1000, seed: EVAL_SEED, scale: args.scale });
+        const spread = Object.fromEntries([0, 3].map((w) => {
+          const g = at(w);
+          const c = classSpread(g.points, g.labels);
+          return [`w${w}`, { bayesShare: Number(c.bayesShare.toFixed(4)), withinVariance: Number(c.withinVariance.toFixed(4)) }];
+        }));
+        row.guidance = spread;
+        metrics = { "Bayes share w=0": spread.w0!.bayesShare, "Bayes share w=3": spread.w3!.bayesShare };
+        console.log(`step ${i + 1}: ${Object.entries(spread).map(([k, v]) => `${k}: Bayes share ${(100 * v.bayesShare).toFixed(1)}%, within-class variance ${v.withinVariance.toFixed(3)}`).join(" | ")} | ${trainSeconds.toFixed(0)} s training`);
+      } else if (gaussians) {
+        metrics = {};
       } else {
         const loss = evaluateEpsilonLoss(sampler, schedule, test!, EVAL_SEED);
         row.testLoss = Number(loss.toFixed(5));

@@ -1,7 +1,7 @@
 /**
  * Trains the encoder-decoder on the date-translation task (datasets/dates/: dates in words -> ISO 8601) and writes
- * notebooks/checkpoints/seq2seq-dates.ckpt with its training record: the same code a lesson runs, kernel-lib's
- * EncoderDecoder, Seq2SeqTrainer and train(). After every epoch it reports the greedy exact-match accuracy on the
+ * notebooks/checkpoints/seq2seq-dates.ckpt with its training record: the same code as the full mode of
+ * notebooks/03-encoder-decoder.ipynb, kernel-lib's trainSeq2Seq (Seq2SeqTrainer steps in train()). After every epoch it reports the greedy exact-match accuracy on the
  * 1,000 validation pairs; at the end, greedy on all 2,000 test pairs and beam search (width 4) on the first 200.
  *
  *   npx tsc -b && flock /tmp/aigc-train.lock node build/scripts/train-seq2seq.js
@@ -10,12 +10,9 @@
  * --out notebooks/checkpoints/seq2seq-dates.ckpt.
  */
 import * as path from "node:path";
-import { beamDecode, EncoderDecoder, exactMatch, greedyDecode, loadDates, saveSeq2Seq, Seq2SeqTrainer, Seq2SeqVocab, setSeed, train, useBestBackend } from "kernel-lib";
+import { DATE_VOCABS, dateSeq2SeqConfig, dateTextPairs, EncoderDecoder, exactMatchOf, saveSeq2Seq, setSeed, trainSeq2Seq, useBestBackend } from "kernel-lib";
 import { commandLineOrExit, Options } from "./options";
 import { backendLabel } from "./records";
-
-/** The task's vocabularies: lower-case words with spaces, commas and hyphens in; digits and hyphens out. */
-export const DATE_VOCABS = { source: new Seq2SeqVocab("abcdefghijklmnopqrstuvwxyz ,-"), target: new Seq2SeqVocab("0123456789-") };
 
 export const USAGE = `usage: node build/scripts/train-seq2seq.js [options]
 
@@ -52,35 +49,26 @@ async function main(): Promise<void> {
   const args = commandLineOrExit("train-seq2seq", USAGE, parseArgs);
   const backend = await useBestBackend();
   const rng = setSeed(args.seed);
-  const [trainPairs, valPairs, testPairs] = (["train", "val", "test"] as const).map((s) => loadDates(s).map((p) => ({ source: p.words, target: p.iso })));
-  const config = { srcVocab: DATE_VOCABS.source.size, tgtVocab: DATE_VOCABS.target.size, maxSrcLen: 64, maxTgtLen: 12, dModel: args.d, numHeads: args.heads, encoderLayers: args.layers, decoderLayers: args.layers };
+  const [trainPairs, valPairs, testPairs] = (["train", "val", "test"] as const).map((split) => dateTextPairs(split));
+  const config = dateSeq2SeqConfig({ dModel: args.d, numHeads: args.heads, layers: args.layers });
   const model = new EncoderDecoder(config, rng.fork());
-  const trainer = new Seq2SeqTrainer(model, trainPairs!, DATE_VOCABS, { batchSize: args.batch, learningRate: args.lr, labelSmoothing: args.smoothing, rng: rng.fork() });
-  const greedy = (pairs: { source: string; target: string }[]) => {
-    const out: string[] = [];
-    for (let i = 0; i < pairs.length; i += 500) {
-      out.push(...greedyDecode(model, pairs.slice(i, i + 500).map((p) => DATE_VOCABS.source.encode(p.source))).map((ids) => DATE_VOCABS.target.decode(ids)));
-    }
-    return exactMatch(out, pairs.map((p) => p.target));
-  };
-  console.log(`encoder-decoder ${JSON.stringify(config)}: ${model.numParams().toLocaleString("en-US")} parameters; ${args.epochs} epochs x ${trainer.stepsPerEpoch} steps of ${args.batch}`);
-  const history: { epoch: number; valExactMatch: number; seconds: number }[] = [];
-  const t0 = Date.now();
-  const result = await train({
-    steps: args.epochs * trainer.stepsPerEpoch,
+  const stepsPerEpoch = Math.floor(trainPairs!.length / args.batch);
+  console.log(`encoder-decoder ${JSON.stringify(config)}: ${model.numParams().toLocaleString("en-US")} parameters; ${args.epochs} epochs x ${stepsPerEpoch} steps of ${args.batch}`);
+  // The lesson's full mode (notebooks/03-encoder-decoder.ipynb) runs this same call with the defaults.
+  const result = await trainSeq2Seq(model, trainPairs!, DATE_VOCABS, {
+    epochs: args.epochs,
+    batchSize: args.batch,
+    learningRate: args.lr,
+    labelSmoothing: args.smoothing,
+    evalPairs: valPairs!,
+    rng: rng.fork(),
     title: "seq2seq dates",
-    step: () => trainer.step(),
-    evalEvery: trainer.stepsPerEpoch,
-    evaluate: async (i) => {
-      const valExactMatch = greedy(valPairs!);
-      history.push({ epoch: Math.round((i + 1) / trainer.stepsPerEpoch), valExactMatch, seconds: (Date.now() - t0) / 1000 });
-      console.log(`epoch ${history.length}: validation exact match ${valExactMatch.toFixed(4)} | ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-      return { "val exact match": valExactMatch };
-    },
+    progress: false,
+    onEval: (e) => console.log(`epoch ${Math.round(e.step / stepsPerEpoch)}: validation exact match ${e.valExactMatch.toFixed(4)} | ${e.seconds.toFixed(0)} s`),
   });
-  const testGreedy = greedy(testPairs!);
-  const beamSet = testPairs!.slice(0, 200);
-  const testBeam200 = exactMatch(beamSet.map((p) => DATE_VOCABS.target.decode(beamDecode(model, DATE_VOCABS.source.encode(p.source), 4).ids)), beamSet.map((p) => p.target));
+  const history = result.evaluations.map((e) => ({ epoch: Math.round(e.step / stepsPerEpoch), valExactMatch: e.valExactMatch, seconds: e.seconds }));
+  const testGreedy = exactMatchOf(model, DATE_VOCABS, testPairs!);
+  const testBeam200 = exactMatchOf(model, DATE_VOCABS, testPairs!.slice(0, 200), { beam: 4 });
   const extra = {
     data: { train: trainPairs!.length, val: valPairs!.length, test: testPairs!.length },
     ...args,
@@ -94,7 +82,6 @@ async function main(): Promise<void> {
   };
   await saveSeq2Seq(args.out, model, DATE_VOCABS, result.stepsDone, extra);
   console.log(`test exact match: greedy ${testGreedy.toFixed(4)} on ${testPairs!.length}, beam 4 ${testBeam200.toFixed(4)} on the first 200; ${result.seconds.toFixed(0)} s; wrote ${path.relative(process.cwd(), args.out)}`);
-  trainer.dispose();
   model.dispose();
 }
 

@@ -28,12 +28,16 @@ export function missingTools(): string | null {
   return missing.length ? `the JupyterLab check needs ${missing.join(" and ")}` : null;
 }
 
-/** Bundles the page into `dir` (lab.js, lab.css, index.html); returns the bundle's size in bytes. */
-export async function bundlePage(dir: string): Promise<number> {
+/**
+ * Bundles a page into `dir`: `entry` (default page.ts) as `<name>.js` (default lab), its CSS imports as
+ * `<name>.css`, style.css, and index.html (or `<name>.html` for another page); returns the script's size.
+ */
+export async function bundlePage(dir: string, page: { entry?: string; name?: string; title?: string } = {}): Promise<number> {
   const here = path.join(repoRoot(), "clients", "lab");
+  const name = page.name ?? "lab";
   fs.mkdirSync(dir, { recursive: true });
   await esbuild.build({
-    entryPoints: { lab: path.join(here, "page.ts"), "lab-style": path.join(here, "style.css") },
+    entryPoints: { [name]: path.join(here, page.entry ?? "page.ts"), "lab-style": path.join(here, "style.css") },
     outdir: dir,
     bundle: true,
     format: "iife",
@@ -45,11 +49,13 @@ export async function bundlePage(dir: string): Promise<number> {
     define: { "process.env.NODE_ENV": '"production"' },
     loader: { ".svg": "dataurl", ".woff": "dataurl", ".woff2": "dataurl", ".ttf": "dataurl", ".eot": "dataurl", ".png": "dataurl", ".gif": "dataurl" },
   });
+  const title = page.title ?? "aigc-lab in JupyterLab's OutputArea";
+  const css = fs.existsSync(path.join(dir, `${name}.css`)) ? `<link rel="stylesheet" href="${name}.css">` : "";
   fs.writeFileSync(
-    path.join(dir, "index.html"),
-    '<!doctype html><html><head><meta charset="utf-8"><title>aigc-lab in JupyterLab\'s OutputArea</title><link rel="stylesheet" href="lab-style.css"></head><body data-jp-theme-light="true"><script src="lab.js"></script></body></html>\n',
+    path.join(dir, name === "lab" ? "index.html" : `${name}.html`),
+    `<!doctype html><html><head><meta charset="utf-8"><title>${title.replace(/'/g, "&#39;")}</title>${css}<link rel="stylesheet" href="lab-style.css"></head><body data-jp-theme-light="true"><script src="${name}.js"></script></body></html>\n`,
   );
-  return fs.statSync(path.join(dir, "lab.js")).size;
+  return fs.statSync(path.join(dir, `${name}.js`)).size;
 }
 
 async function freePort(): Promise<number> {
@@ -153,18 +159,22 @@ export async function launchChromium(): Promise<{ browser: Browser; close(): Pro
   };
 }
 
-/** Opens the bundled page from the server's /static/ and waits for it to be ready; page-level problems go to `problems`. */
-export async function openPage(browser: Browser, server: ServerInfo, problems: string[]): Promise<Page> {
-  const page = await browser.newPage();
-  page.on("pageerror", (e) => problems.push(`page error: ${e instanceof Error ? e.message : String(e)}`));
-  page.on("requestfailed", (r) => {
+/**
+ * Opens a bundled page (default index.html) from the server's /static/ and waits until `window[global].ready`;
+ * page-level problems go to `problems`.
+ */
+export async function openPage(browser: Browser, server: ServerInfo, problems: string[], options: { html?: string; global?: string } = {}): Promise<Page> {
+  const tab = await browser.newPage();
+  tab.on("pageerror", (e) => problems.push(`page error: ${e instanceof Error ? e.message : String(e)}`));
+  tab.on("requestfailed", (r) => {
     const error = r.failure()?.errorText ?? "";
     // Shutting a session down cancels the model poll JupyterLab keeps running on it (GET /api/sessions/<id>).
     if (error === "net::ERR_ABORTED" && new URL(r.url()).pathname.startsWith("/api/")) return;
     problems.push(`failed to load ${r.url()}: ${error}`);
   });
-  await page.setViewport({ width: 1100, height: 900 });
-  await page.goto(`${server.baseUrl}static/index.html`, { waitUntil: "load" });
-  await page.waitForFunction("window.aigcLab !== undefined && window.aigcLab.ready === true", { timeout: 20_000 });
-  return page;
+  await tab.setViewport({ width: 1100, height: 900 });
+  const global = options.global ?? "aigcLab";
+  await tab.goto(`${server.baseUrl}static/${options.html ?? "index.html"}`, { waitUntil: "load" });
+  await tab.waitForFunction(`window.${global} !== undefined && window.${global}.ready === true`, { timeout: 20_000 });
+  return tab;
 }

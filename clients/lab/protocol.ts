@@ -88,3 +88,38 @@ export interface LabApi {
   interruptAndRestart(server: ServerInfo): Promise<InterruptRecord>;
   saveNotebook(server: ServerInfo, path: string, content: unknown): Promise<string>;
 }
+
+/** A control of a widget-view output, as its model in the page says. */
+export interface ControlRecord {
+  /** The model's name, e.g. IntSliderModel. */
+  model: string;
+  description: string;
+  value: number;
+  min: number;
+  max: number;
+}
+
+/** One cell run by the widgets page (clients/lab/widgets-page.ts). */
+export interface WidgetCellRecord {
+  cell: number;
+  status: string;
+  ms: number;
+  outputs: { outputType: string; mimeTypes: string[]; text: string }[];
+  /** Widget views drawn in the cell (an output widget inside each). */
+  widgetViews: number;
+  controls: ControlRecord[];
+  consoleErrors: string[];
+}
+
+/** What the widgets page puts on `window.aigcWidgets` for clients/widgets.test.ts. */
+export interface WidgetsApi {
+  ready: true;
+  open(server: ServerInfo, lesson: string): Promise<void>;
+  run(cell: number, source: string): Promise<WidgetCellRecord>;
+  /** The live output widget of a cell: a hash of its DOM, the kind drawn (image, chart, text), its model's text/plain. */
+  liveOutput(cell: number): Promise<{ hash: string; kind: string; text: string }>;
+  /** A digest of the cell's outputs other than the widget view. */
+  staticOutputs(cell: number): string;
+  close(): Promise<void>;
+  consoleErrors(): string[];
+}

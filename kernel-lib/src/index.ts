@@ -34,6 +34,7 @@ export * from "./data/idx";
 export * from "./data/fashion-mnist";
 export * from "./data/text";
 export * from "./data/ring";
+export * from "./data/gaussian-classes";
 export * from "./data/epoch-order";
 export * from "./data/dates";
 
@@ -48,7 +49,12 @@ export * from "./notebook/png";
 export * from "./notebook/report";
 export * from "./notebook/exercise";
 export * from "./notebook/check";
+export { CommHandle, CommMessage, KernelComms, kernelComms, putBuffers, removeBuffers } from "./notebook/widgets/comm";
+export * from "./notebook/widgets/model";
+export * from "./notebook/widgets/controls";
+export * from "./notebook/widgets/interact";
 export * from "./notebook/lesson-checks/01-attention";
+export * from "./notebook/lesson-checks/03-encoder-decoder";
 export * from "./notebook/lesson-checks/03-vae";
 export * from "./notebook/lesson-checks/04-gan";
 
@@ -85,6 +91,7 @@ export { ConvDiscriminator, ConvGanOptions, ConvGenerator } from "./models/gan/n
 export * from "./models/gan/packing";
 export * from "./models/gan/dcgan";
 export * from "./models/gan/gan";
+export * from "./models/gan/shipped";
 export * from "./models/gan/presets";
 export * from "./models/diffusion/schedules";
 export { posteriorCoefficients, predictX0, qSample, qStep, sampleTimesteps } from "./models/diffusion/forward";
@@ -94,12 +101,14 @@ export * from "./models/diffusion/denoiser-mlp";
 export * from "./models/diffusion/unet";
 export * from "./models/diffusion/loss";
 export * from "./models/diffusion/samplers";
+export * from "./models/diffusion/guidance";
 export * from "./models/diffusion/trainer";
 export * from "./models/seq2seq/vocab";
 export * from "./models/cross-attention";
 export * from "./models/seq2seq/encoder-decoder";
 export * from "./models/seq2seq/decode";
 export * from "./models/seq2seq/trainer";
+export * from "./models/seq2seq/dates-task";
 export * from "./models/latent/autoencoder";
 export * from "./models/latent/condition";
 export * from "./models/latent/latent-unet";
@@ -110,4 +119,17 @@ export * from "./models/latent/records";
 export * from "./models/classifier/fashion-classifier";
 export * from "./models/classifier/trainer";
 export * from "./models/classifier/evaluate";
+// models/scoring/: the six image models behind one interface, and the one FID/KID table for all of them
+export * from "./models/scoring/image-models";
+export * from "./models/scoring/score-table";
 export * from "./models/diffusion/checks";
+
+// models/exercises/: every lesson's exercise checks, behind one checkExercise(id, answer)
+export * from "./models/exercises/predictions";
+export * from "./models/exercises/check";
+export * from "./models/exercises/00-tour";
+export * from "./models/exercises/01-attention";
+export * from "./models/exercises/02-transformer";
+export * from "./models/exercises/03-vae";
+export * from "./models/exercises/04-gan";
+export * from "./models/exercises/05-diffusion";

@@ -285,6 +285,12 @@ export interface IndexInput {
   lessons: { name: string; summary: LessonSummary | null }[];
   generated: string;
   commit: string;
+  /**
+   * The image models' FID/KID table as Markdown (notebooks/checkpoints/image-scores.md, written by
+   * scripts/score-images.ts with kernel-lib's imageScoreMarkdown, so the index needs no TensorFlow.js), shown below
+   * the lessons.
+   */
+  imageScoresMarkdown?: string | null;
 }
 
 /** The index page: one row per lesson with status, time, mode, backend and headline numbers. */
@@ -311,6 +317,7 @@ export function renderIndex(input: IndexInput): string {
 ${rows}
 </tbody>
 </table>
+${input.imageScoresMarkdown ? `<section class="image-scores">\n<h2>The image models, scored the same way</h2>\n${markdown.render(input.imageScoresMarkdown)}</section>` : ""}
 </main>`;
   return page("aigc-lab lesson reports", body, false);
 }

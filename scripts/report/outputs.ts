@@ -15,6 +15,9 @@ import { stripAnsi } from "./ansi";
  */
 export const METRIC_KEY = "aigc-lab.metric";
 
+/** The MIME type of a Jupyter widget's view (kernel-lib/src/notebook/widgets/model.ts). */
+export const WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json";
+
 /** The MIME type of a Vega-Lite v5 chart. */
 export const VEGALITE_MIME = "application/vnd.vegalite.v5+json";
 
@@ -134,6 +137,8 @@ function fingerprintOutput(out: Output): string {
         .sort()
         .map((mime) => {
           const v = multiline(mime, out.data[mime]);
+          // A widget's model id is a fresh comm id each run: the view it names is what is compared.
+          if (mime === WIDGET_VIEW_MIME && v && typeof v === "object") return `${mime}: ${stable({ ...v, model_id: "(comm id)" })}`;
           if (typeof v === "string") return `${mime}: ${mime.startsWith("image/") && mime !== "image/svg+xml" ? v : maskTimings(v)}`;
           return `${mime}: ${maskTimings(stable(v))}`;
         });

@@ -2,8 +2,8 @@
  * A small real sequence-to-sequence task: dates written in English words to ISO 8601 ("the twenty-third of
  * march, nineteen ninety-four" -> "1994-03-23"). Every pair is generated from a seed by {@link datePairs}, in
  * several phrasings, so the data set is reproducible and its answers are checked by construction;
- * datasets/dates/make-dates.ts writes the shipped split with its checksums. For the encoder-decoder lesson that
- * follows notebooks/02-transformer.ipynb (not yet written).
+ * datasets/dates/make-dates.ts writes the shipped split with its checksums. Taught in
+ * notebooks/03-encoder-decoder.ipynb.
  */
 import * as path from "node:path";
 import { Rng } from "../runtime/random";

@@ -3,8 +3,8 @@
  * another (the encoder's output), softmax(Q Kᵀ / √d_k) V in every head (Vaswani et al. 2017, §3.2.3). It is
  * lesson 01's scaledDotProductAttention (models/attention.ts) with keys and values projected from other inputs.
  * Shared by two model families, so it sits beside attention.ts: the encoder-decoder (models/seq2seq/) and the
- * latent diffusion U-Net, whose image features attend to class tokens (models/latent/), taught in
- * notebooks/06-latent-diffusion.ipynb.
+ * latent diffusion U-Net, whose image features attend to class tokens (models/latent/); taught in
+ * notebooks/03-encoder-decoder.ipynb and notebooks/06-latent-diffusion.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 import { AttentionResult, scaledDotProductAttention } from "./attention";
@@ -54,6 +54,14 @@ export class MultiHeadCrossAttention {
       const [B, , Tq] = output.shape as [number, number, number, number];
       return { output: linear(output.transpose([0, 2, 1, 3]).reshape([B, Tq, this.dModel]), W.wo, W.bo), weights };
     });
+  }
+
+  /** The weights as plain numbers, W as (in, out) rows, for checks by hand (lesson-checks/03-encoder-decoder.ts). */
+  weightArrays(): { wq: number[][]; wk: number[][]; wv: number[][]; wo: number[][]; bq: number[]; bk: number[]; bv: number[]; bo: number[] } {
+    const W = this.weights;
+    const m = (v: tf.Variable) => v.arraySync() as number[][];
+    const b = (v: tf.Variable) => v.arraySync() as number[];
+    return { wq: m(W.wq), wk: m(W.wk), wv: m(W.wv), wo: m(W.wo), bq: b(W.bq), bk: b(W.bk), bv: b(W.bv), bo: b(W.bo) };
   }
 
   variables(): Record<string, tf.Variable> {

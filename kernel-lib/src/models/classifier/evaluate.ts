@@ -2,7 +2,7 @@
  * What the classifier measures of a set of images: predictions and accuracy, its penultimate features, and the
  * image scores that compare generated images with real ones: FID and KID on the features (metrics/) and the
  * share of each class among the samples. One function, {@link imageScores}, so every image model is scored the
- * same way, for the table that will compare the image models of notebooks/03-vae.ipynb to
+ * same way, for the table that compares the image models of notebooks/03-vae.ipynb to
  * notebooks/05-diffusion.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";

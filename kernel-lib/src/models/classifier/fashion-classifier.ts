@@ -1,7 +1,7 @@
 /**
  * A small convolutional classifier of Fashion-MNIST: its penultimate features are what the image metrics
  * (FID, KID) compare, and its predictions give the class coverage of generated images, as fast.ai's course
- * computes an FID from its own Fashion-MNIST classifier instead of Inception. For the table that will compare
+ * computes an FID from its own Fashion-MNIST classifier instead of Inception. For the table that compares
  * the image models of notebooks/03-vae.ipynb, notebooks/04-gan.ipynb and notebooks/05-diffusion.ipynb;
  * scripts/train-classifier.ts trains the shipped one.
  *

@@ -1,8 +1,7 @@
 /**
  * Decoding an encoder-decoder: greedy (the most likely next token, step by step, a batch at a time) and beam
  * search (keep the `beam` most likely prefixes by total log-probability; a finished hypothesis leaves the beam),
- * and the exact-match accuracy of either on a set of pairs. For the encoder-decoder lesson that follows
- * notebooks/02-transformer.ipynb (not yet written).
+ * and the exact-match accuracy of either on a set of pairs. Taught in notebooks/03-encoder-decoder.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 import { EncoderDecoder } from "./encoder-decoder";
@@ -79,4 +78,17 @@ export function beamDecode(model: EncoderDecoder, source: number[], beam = 4, ma
 export function exactMatch(decoded: string[], targets: string[]): number {
   if (decoded.length !== targets.length || decoded.length === 0) throw new RangeError(`exactMatch: ${decoded.length} outputs for ${targets.length} targets`);
   return decoded.filter((d, i) => d === targets[i]).length / decoded.length;
+}
+
+/** The share of target characters that the decoded output has at the same position (a missing one is wrong). */
+export function characterAccuracy(decoded: string[], targets: string[]): number {
+  if (decoded.length !== targets.length || decoded.length === 0) throw new RangeError(`characterAccuracy: ${decoded.length} outputs for ${targets.length} targets`);
+  let right = 0;
+  let total = 0;
+  decoded.forEach((d, i) => {
+    const t = targets[i]!;
+    for (let j = 0; j < t.length; j++) right += d[j] === t[j] ? 1 : 0;
+    total += t.length;
+  });
+  return right / total;
 }

@@ -3,8 +3,7 @@
  * reads the whole source with bidirectional self-attention (padding hidden); each decoder block applies causal
  * self-attention over the output so far, cross-attention to the encoder's output, and the MLP, each inside a
  * residual connection. Trained with teacher forcing (the decoder reads the true output shifted right) and a
- * label-smoothed cross-entropy (Szegedy et al. 2016, §7). For the encoder-decoder lesson that follows
- * notebooks/02-transformer.ipynb (not yet written).
+ * label-smoothed cross-entropy (Szegedy et al. 2016, §7). Taught in notebooks/03-encoder-decoder.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 import { causalMask } from "../attention";
@@ -122,12 +121,16 @@ export class EncoderDecoder {
     });
   }
 
-  /** Next-token logits (B, T, V) for decoder inputs (B, T), and each decoder block's cross-attention weights. */
-  decode(memory: tf.Tensor, srcMask: tf.Tensor, tgtIn: tf.Tensor, withCross = false): { logits: tf.Tensor; cross: tf.Tensor[] } {
+  /**
+   * Next-token logits (B, T, V) for decoder inputs (B, T), and, with `withCross`, each decoder block's
+   * cross-attention weights (B, h, T, S). `causal: false` drops the causal mask (only to show what it prevents).
+   */
+  decode(memory: tf.Tensor, srcMask: tf.Tensor, tgtIn: tf.Tensor, options: { withCross?: boolean; causal?: boolean } = {}): { logits: tf.Tensor; cross: tf.Tensor[] } {
+    const { withCross = false, causal = true } = options;
     return tf.tidy(() => {
       const T = tgtIn.shape[1]!;
       let x = this.embed(tgtIn, this.emb.tgt, this.emb.tgtPos, this.config.maxTgtLen, "target");
-      const mask = causalMask(T);
+      const mask = causal ? causalMask(T) : tf.ones([T, T]);
       const cross: tf.Tensor[] = [];
       for (const block of this.decoder) {
         const out = block.apply(x, memory, mask, srcMask);

@@ -1,8 +1,8 @@
 /**
  * Training the encoder-decoder on (source, target) text pairs: batches in a reshuffled-every-epoch order, padded
  * to the batch's longest row, teacher forcing (decoder input BOS + target, decoder output target + EOS), a
- * label-smoothed loss and Adam, one step per call of the shared training loop; and its checkpoints. For the
- * encoder-decoder lesson that follows notebooks/02-transformer.ipynb (not yet written).
+ * label-smoothed loss and Adam, one step per call of the shared training loop; and its checkpoints. Taught in
+ * notebooks/03-encoder-decoder.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 import { EpochOrder } from "../../data/epoch-order";

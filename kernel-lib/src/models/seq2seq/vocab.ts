@@ -1,7 +1,7 @@
 /**
  * Character vocabularies with the three special tokens a sequence-to-sequence model needs: PAD (0, fills batches
  * to one length and is never attended to nor predicted), BOS (1, starts the decoder's input) and EOS (2, ends the
- * output). For the encoder-decoder lesson that follows notebooks/02-transformer.ipynb (not yet written).
+ * output). Taught in notebooks/03-encoder-decoder.ipynb.
  */
 
 export const PAD = 0;

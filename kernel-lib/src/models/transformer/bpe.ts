@@ -5,7 +5,7 @@
  * split into chunks (words with their leading space, numbers, punctuation runs, whitespace) so that no merge
  * crosses a word boundary, as GPT-2's pre-tokenizer does. Encoding applies the merges to each chunk lowest rank
  * first; any string round-trips, because every byte has a token. Special tokens (e.g. "<|endoftext|>") get ids
- * after the merges. For the language-modelling lessons after notebooks/02-transformer.ipynb (not yet taught).
+ * after the merges. Taught in notebooks/02-transformer.ipynb.
  */
 
 import { Tokenizer } from "./tokenizer";

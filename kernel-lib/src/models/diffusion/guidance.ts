@@ -1,0 +1,48 @@
+/**
+ * Classifier-free guidance as a function of its weight: `guidanceSampler(...)` returns `(w) => samples`, the same
+ * requested classes and the same seeded noise at every w, so two weights differ only by the guidance (what
+ * notebooks/05-diffusion.ipynb's demo measures, and what a slider widget can call as it moves).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { Denoiser } from "./denoiser";
+import { ddpmSample } from "./samplers";
+import { NoiseSchedule } from "./schedules";
+
+export interface GuidedSamples {
+  /** The guidance weight w. */
+  w: number;
+  /** The samples [x, y], divided by the training scale. */
+  points: [number, number][];
+  /** The class each sample was asked for. */
+  labels: number[];
+}
+
+export interface GuidanceSamplerOptions {
+  /** Samples per class. Default 500. */
+  perClass?: number;
+  /** Seed of the sampler's noise (the same at every w). Default 13. */
+  seed?: number;
+  /** The factor the data was multiplied by for training; samples are divided by it. Default 1. */
+  scale?: number;
+}
+
+/**
+ * `(w) => samples` for a class-conditioned 2-D denoiser: `perClass` samples of each class (labels 0, 0, ..., 1, 1,
+ * ...), ancestral sampling with the posterior variance and guidance weight w (Ho and Salimans 2022, eq. 6).
+ * Synchronous and leak-free; about a second for 1,000 samples of lesson 05's model on two cores.
+ */
+export function guidanceSampler(model: Denoiser, schedule: NoiseSchedule, options: GuidanceSamplerOptions = {}): (w: number) => GuidedSamples {
+  const classes = model.config.numClasses;
+  if (classes < 1) throw new RangeError("guidanceSampler: the model is not class-conditioned");
+  const perClass = options.perClass ?? 500;
+  const scale = options.scale ?? 1;
+  const labels = Array.from({ length: classes * perClass }, (_, i) => Math.floor(i / perClass));
+  return (w: number) => {
+    if (!Number.isFinite(w) || w < 0) throw new RangeError(`guidanceSampler: w must be a number >= 0, got ${w}`);
+    const points = tf.tidy(() => {
+      const { samples } = ddpmSample(model, schedule, { n: labels.length, seed: options.seed ?? 13, labels, guidance: w, variance: "posterior" });
+      return tf.div(samples, scale).arraySync() as [number, number][];
+    });
+    return { w, points, labels };
+  };
+}
