@@ -1,7 +1,7 @@
 /**
  * The exercise checks of lessons 00-02 (kernel-lib/src/models/exercises/): each passes on the reference solution,
  * fails on deliberately wrong answers with the diagnosis that names the mistake (from the value returned), and
- * its hints escalate when the same wrong answer is checked again. Lessons 03-05: exercise-hints-2.test.ts.
+ * its hints escalate when the same wrong answer is checked again. Lessons 04-06: exercise-hints-2.test.ts.
  */
 import assert from "node:assert/strict";
 import { before, test } from "node:test";

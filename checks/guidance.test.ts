@@ -1,5 +1,5 @@
 /**
- * The two overlapping Gaussian classes of lesson 05's guidance demo (kernel-lib/src/data/gaussian-classes.ts) and
+ * The two overlapping Gaussian classes of lesson 06's guidance demo (kernel-lib/src/data/gaussian-classes.ts) and
  * guidanceSampler (kernel-lib/src/models/diffusion/guidance.ts): the closed-form Bayes accuracy against Monte Carlo
  * and against a quadrature of the classifier's definition, the measures on hand-made points, and the sampler's
  * contract (same noise at every w, labels in blocks, no leaks, bad inputs refused).

@@ -3,7 +3,7 @@
  * the parameter count by the layer formula, gradients against finite differences on a tiny configuration, its
  * cross-attention against a hand computation (and the class reaching the output only through it), classifier-free
  * guidance in the sampler against the formula on two model calls, no leaks in a training step or in sampling,
- * the checkpoint round trip, wrong inputs rejected with errors that say what was expected, and lesson 06's checks
+ * the checkpoint round trip, wrong inputs rejected with errors that say what was expected, and lesson 07's checks
  * (kernel-lib/src/models/latent/checks.ts) failing on wrong inputs.
  */
 import assert from "node:assert/strict";
@@ -187,7 +187,7 @@ test("within-class variance: the mean over classes of each class's summed featur
   assert.throws(() => withinClassVariance(features, [0, 1]), /2 labels for 5 rows/);
 });
 
-test("lesson 06's checks fail on wrong inputs: unscaled latents, a block that ignores its tokens, a model whose two calls disagree", async () => {
+test("lesson 07's checks fail on wrong inputs: unscaled latents, a block that ignores its tokens, a model whose two calls disagree", async () => {
   await useBestBackend({ verbose: false });
   const unscaled = tf.randomNormal([50, 98], 0, 3, "float32", 16);
   assert.throws(() => checkUnitVariance(unscaled, 0.1), /scaled latents: variance 9\.\d+, expected 1 ± 0\.1/);

@@ -95,15 +95,15 @@ test("every lesson with a model names, in its Markdown, the kernel-lib files tha
 const ok: SourceTree = {
   "index.ts": '/** The index. */\nexport * from "./runtime/random";\nexport { Mlp } from "./nn/mlp";\n',
   "runtime/random.ts": "/** Seeds. Taught in notebooks/00-tour.ipynb. */\nexport const seed = 1;\n",
-  "nn/mlp.ts": '/** MLPs. Taught in notebooks/04-gan.ipynb. */\nimport { seed } from "../runtime/random";\nexport class Mlp { s = seed; }\n',
-  "models/gan.ts": '/** GANs. Taught in notebooks/04-gan.ipynb. */\nimport { Mlp } from "../nn/mlp";\nexport const g = new Mlp();\n',
+  "nn/mlp.ts": '/** MLPs. Taught in notebooks/05-gan.ipynb. */\nimport { seed } from "../runtime/random";\nexport class Mlp { s = seed; }\n',
+  "models/gan.ts": '/** GANs. Taught in notebooks/05-gan.ipynb. */\nimport { Mlp } from "../nn/mlp";\nexport const g = new Mlp();\n',
 };
 
 test("the rules pass a well-formed tree", () => {
   assert.deepEqual(importViolations(ok), []);
   assert.deepEqual(indexViolations(ok["index.ts"]!), []);
   assert.deepEqual(importCycles(ok), []);
-  assert.deepEqual(headerViolations(ok, ["00-tour.ipynb", "04-gan.ipynb"]), []);
+  assert.deepEqual(headerViolations(ok, ["00-tour.ipynb", "05-gan.ipynb"]), []);
 });
 
 test("an import up the layers is a violation (runtime importing a model, notebook importing nn, data importing train)", () => {
@@ -111,7 +111,7 @@ test("an import up the layers is a violation (runtime importing a model, noteboo
     ...ok,
     "runtime/random.ts": ok["runtime/random.ts"] + 'import { g } from "../models/gan";\nexport const h = g;\n',
     "notebook/plot.ts": '/** x. notebooks/00-tour.ipynb */\nexport type M = import("../nn/mlp").Mlp;\n',
-    "data/ring.ts": '/** x. notebooks/04-gan.ipynb */\nconst t = require("../train/train");\nconst p = require("../../package.json");\n',
+    "data/ring.ts": '/** x. notebooks/05-gan.ipynb */\nconst t = require("../train/train");\nconst p = require("../../package.json");\n',
     "train/train.ts": "/** x. notebooks/02-transformer.ipynb */\nexport {};\n",
   };
   assert.deepEqual(importViolations(bad), [

@@ -92,7 +92,7 @@ test("checkOrderSensitivity: with the encoding after layer 1's attention, layer 
   layers.forEach((l) => l.dispose());
 });
 
-// The toy model of lesson 03: three Bernoulli pixels with logits a z + b, the image (1, 0, 1).
+// The toy model of lesson 04: three Bernoulli pixels with logits a z + b, the image (1, 0, 1).
 const softplus = (l: number) => Math.max(l, 0) + Math.log1p(Math.exp(-Math.abs(l)));
 const logN = (z: number, m: number, s: number) => -0.5 * ((z - m) / s) ** 2 - Math.log(s) - 0.5 * Math.log(2 * Math.PI);
 const logJoint = (z: number) => [[2, -0.5, 1], [-1.5, 0.3, 0], [0.8, 1, 1]].reduce((s, [a, b, x]) => s - (softplus(a! * z + b!) - x! * (a! * z + b!)), 0) + logN(z, 0, 1);

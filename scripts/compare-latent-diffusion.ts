@@ -1,6 +1,6 @@
 /**
- * The table of notebooks/06-latent-diffusion.ipynb: the latent diffusion model (latent-autoencoder.ckpt +
- * latent-diffusion.ckpt) against pixel diffusion (lesson 05's U-Net, diffusion-fashion-unet.ckpt), both sampled
+ * The table of notebooks/07-latent-diffusion.ipynb: the latent diffusion model (latent-autoencoder.ckpt +
+ * latent-diffusion.ckpt) against pixel diffusion (lesson 06's U-Net, diffusion-fashion-unet.ckpt), both sampled
  * with DDIM on the same number of steps from seed 1: training time per step (from each checkpoint's record),
  * the time to sample --samples images, FID and KID against the 10,000 Fashion-MNIST test images on the shipped
  * classifier's features, and for the latent model at each guidance weight w the class accuracy (the classifier
@@ -37,7 +37,7 @@ const CKPT = path.resolve(__dirname, "..", "..", "notebooks", "checkpoints");
 
 export const USAGE = `usage: node build/scripts/compare-latent-diffusion.js [options]
 
-Compares latent diffusion with pixel diffusion for notebooks/06-latent-diffusion.ipynb and writes the table.
+Compares latent diffusion with pixel diffusion for notebooks/07-latent-diffusion.ipynb and writes the table.
 
   --samples N       images per model and guidance weight (default 1000; a multiple of 10)
   --steps N         DDIM steps of both samplers (default 50)
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   const recon = tf.tidy(() => decodeLatents(ae.model, encodeLatents(ae.model, test.images.slice(0, n), scale), scale));
   show({ model: "autoencoder reconstructions of test images", fid: round(fid(real, classifierFeatures(classifier, recon)), 3) });
   recon.dispose();
-  // 2) Pixel diffusion: lesson 05's U-Net, unconditional.
+  // 2) Pixel diffusion: lesson 06's U-Net, unconditional.
   if (fs.existsSync(args.pixel)) {
     const pixel = loadUNet(args.pixel);
     const t0 = Date.now();

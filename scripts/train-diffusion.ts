@@ -1,5 +1,5 @@
 /**
- * Trains the diffusion models of notebooks/05-diffusion.ipynb and writes the checkpoints the notebook ships.
+ * Trains the diffusion models of notebooks/06-diffusion.ipynb and writes the checkpoints the notebook ships.
  * The same code as the notebook's training cells: kernel-lib's DiffusionMlp, DiffusionTrainer and train().
  *
  *   npx tsc -b
@@ -11,8 +11,8 @@
  * The shipped Fashion-MNIST checkpoint is the default run (15,000 steps, 598 s on 2 cores; its `madeBy` names the
  * command), as is full mode of the notebook.
  *
- * Ring (the 8-Gaussian ring of notebooks/04-gan.ipynb; 20,000 training points, multiplied by --scale for
- * training and divided by it again before measuring; see notebooks/05-diffusion.ipynb): every --eval-every steps it
+ * Ring (the 8-Gaussian ring of notebooks/05-gan.ipynb; 20,000 training points, multiplied by --scale for
+ * training and divided by it again before measuring; see notebooks/06-diffusion.ipynb): every --eval-every steps it
  * draws 2,500 samples with seed 7 by DDPM ancestral sampling (beta and posterior variances) and DDIM
  * (50 steps) and measures mode coverage and quality with kernel-lib's ringCoverage; it records, for each
  * sampler, the training time (evaluations excluded) at which it first reached 8/8 modes and >= 90% of samples
@@ -91,7 +91,7 @@ interface Args {
 
 export const USAGE = `usage: node build/scripts/train-diffusion.js [options]
 
-Trains the diffusion models of notebooks/05-diffusion.ipynb and writes their checkpoints.
+Trains the diffusion models of notebooks/06-diffusion.ipynb and writes their checkpoints.
 Defaults are given as ring | fashion (gaussians: as ring, but --scale 1).
 
   --data D          ring | gaussians | fashion (default ring); gaussians: two overlapping classes (data/gaussian-classes.ts)

@@ -1,5 +1,5 @@
 /**
- * Trains the GANs of notebooks/04-gan.ipynb and writes what the notebook ships: the ring generator
+ * Trains the GANs of notebooks/05-gan.ipynb and writes what the notebook ships: the ring generator
  * (notebooks/checkpoints/gan-ring.ckpt; the collapsed plain one, gan-ring-plain.ckpt), the Fashion-MNIST
  * generator with a timeline of sample grids (gan-fashion.ckpt) and the table of
  * ring runs, plain GAN against the minibatch-std remedy on the same seeds (gan-ring-runs.json). The same
@@ -79,7 +79,7 @@ interface Args {
 
 export const USAGE = `usage: node build/scripts/train-gan.js [options]
 
-Trains the GANs of notebooks/04-gan.ipynb and writes the checkpoints and the table of ring runs it ships.
+Trains the GANs of notebooks/05-gan.ipynb and writes the checkpoints and the table of ring runs it ships.
 
   --tasks LIST         ring, fashion, dcgan (the DCGAN pair on Fashion-MNIST), comma-separated (default ring,fashion)
   --variants LIST      remedy, plain or both (default remedy,plain)

@@ -1,5 +1,5 @@
 /**
- * Trains the two stages of notebooks/06-latent-diffusion.ipynb and writes the checkpoints it ships: the autoencoder
+ * Trains the two stages of notebooks/07-latent-diffusion.ipynb and writes the checkpoints it ships: the autoencoder
  * (LatentAutoencoder, 28x28 -> 7x7x4) into latent-autoencoder.ckpt, then the class-conditioned latent U-Net
  * (LatentUNet, cross-attention on class tokens, the class dropped with p = 0.1 for classifier-free guidance) on the
  * autoencoder's scaled latents into latent-diffusion.ckpt. The same code as the notebook's training cells.
@@ -43,7 +43,7 @@ const EVAL_SEED = 7;
 
 export const USAGE = `usage: node build/scripts/train-latent-diffusion.js [options]
 
-Trains the autoencoder and then the latent denoiser of notebooks/06-latent-diffusion.ipynb.
+Trains the autoencoder and then the latent denoiser of notebooks/07-latent-diffusion.ipynb.
 
   --stage S         both | ae | diffusion (default both; diffusion reads --ae-out)
   --ae-steps N      autoencoder steps (default 2500)

@@ -1,5 +1,5 @@
 /**
- * Trains the VAE of notebooks/03-vae.ipynb on Fashion-MNIST and writes the checkpoint the notebook ships.
+ * Trains the VAE of notebooks/04-vae.ipynb on Fashion-MNIST and writes the checkpoint the notebook ships.
  * The same code as the notebook's training cell: kernel-lib's Vae, VaeTrainer and train().
  *
  *   npx tsc -b
@@ -38,7 +38,7 @@ const EVAL_SEED = 1;
 
 export const USAGE = `usage: node build/scripts/train-vae.js [options]
 
-Trains the VAE of notebooks/03-vae.ipynb on Fashion-MNIST and writes its checkpoint.
+Trains the VAE of notebooks/04-vae.ipynb on Fashion-MNIST and writes its checkpoint.
 
   --model M        mlp | conv: the MLP VAE or the convolutional one (default mlp)
   --latent N       latent dimensions (default 20; 16 for conv)

@@ -55,8 +55,8 @@ export * from "./notebook/widgets/controls";
 export * from "./notebook/widgets/interact";
 export * from "./notebook/lesson-checks/01-attention";
 export * from "./notebook/lesson-checks/03-encoder-decoder";
-export * from "./notebook/lesson-checks/03-vae";
-export * from "./notebook/lesson-checks/04-gan";
+export * from "./notebook/lesson-checks/04-vae";
+export * from "./notebook/lesson-checks/05-gan";
 
 // metrics/: FID, KID and class coverage of generated images, in float64
 export * from "./metrics/linalg";
@@ -130,6 +130,6 @@ export * from "./models/exercises/check";
 export * from "./models/exercises/00-tour";
 export * from "./models/exercises/01-attention";
 export * from "./models/exercises/02-transformer";
-export * from "./models/exercises/03-vae";
-export * from "./models/exercises/04-gan";
-export * from "./models/exercises/05-diffusion";
+export * from "./models/exercises/04-vae";
+export * from "./models/exercises/05-gan";
+export * from "./models/exercises/06-diffusion";

@@ -1,7 +1,7 @@
 /**
  * Minibatches in a reshuffled-every-epoch order: each epoch is a fresh seeded permutation of the examples, cut
  * into batches; a tail shorter than a batch is skipped. Used by the VAE's and the diffusion model's trainers
- * (notebooks/03-vae.ipynb, notebooks/05-diffusion.ipynb).
+ * (notebooks/04-vae.ipynb, notebooks/06-diffusion.ipynb).
  */
 import { Rng } from "../runtime/random";
 

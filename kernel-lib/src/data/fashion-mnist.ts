@@ -10,7 +10,7 @@
  * Every file is checked before its bytes become a tensor: gzip integrity, the IDX magic number, the
  * dimensions, the exact length, the label range, the SHA-256 of the decompressed bytes when it is known,
  * and that images and labels agree in number. Anything wrong throws a {@link DatasetError} that names the
- * file and the problem; the loader never returns wrongly sized data. Taught in notebooks/03-vae.ipynb.
+ * file and the problem; the loader never returns wrongly sized data. Taught in notebooks/04-vae.ipynb.
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";

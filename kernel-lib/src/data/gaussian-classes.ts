@@ -1,5 +1,5 @@
 /**
- * Two overlapping classes in 2-D, the toy for classifier-free guidance in notebooks/05-diffusion.ipynb: class k is
+ * Two overlapping classes in 2-D, the toy for classifier-free guidance in notebooks/06-diffusion.ipynb: class k is
  * N(mu_k, std^2 I) with mu_0 = (-d/2, 0) and mu_1 = (d/2, 0), equal priors. With one isotropic covariance the Bayes
  * classifier is linear, the nearest mean (log p(x|1) - log p(x|0) = d x / std^2), and its accuracy on the data is
  * Phi(d / (2 std)) in closed form: at the defaults (d = 2, std = 1) Phi(1) = 84.1%, so one sample in six lies on the

@@ -1,6 +1,6 @@
 /**
  * Reading gzipped IDX files (the MNIST family's format) with every problem named: DatasetError.
- * Used by the Fashion-MNIST loader (notebooks/03-vae.ipynb on).
+ * Used by the Fashion-MNIST loader (notebooks/04-vae.ipynb on).
  */
 import * as fs from "node:fs";
 import * as zlib from "node:zlib";

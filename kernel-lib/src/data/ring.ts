@@ -4,7 +4,7 @@
  * weight, centred evenly on a circle, each with a small isotropic standard deviation. Its two metrics
  * follow PacGAN's: a mode is covered when enough samples land within 3 standard deviations of its centre,
  * and a sample is "high quality" when it lies within 3 standard deviations of some centre.
- * Taught in notebooks/04-gan.ipynb.
+ * Taught in notebooks/05-gan.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 import { Rng, rng as globalRng } from "../runtime/random";

@@ -1,7 +1,7 @@
 /**
  * Class coverage of generated images: the share of samples a classifier assigns to each class. A model that
  * drops a class shows it here even when its FID looks fine. For the table that compares the image models of
- * notebooks/03-vae.ipynb, 04-gan and notebooks/05-diffusion.ipynb; tested in checks/metrics.test.ts.
+ * notebooks/04-vae.ipynb, 05-gan and notebooks/06-diffusion.ipynb; tested in checks/metrics.test.ts.
  */
 
 /** The share of `labels` (class indices 0..numClasses-1) in each class; the shares sum to 1. */

@@ -8,8 +8,8 @@
  * Computed in float64 with symmetric matrices only: R = Σ₁^{1/2} by a Jacobi eigen-decomposition, then the
  * eigenvalues λ of the symmetric PSD matrix R Σ₂ R give tr((R Σ₂ R)^{1/2}) = Σ sqrt(max(λ, 0)). This equals
  * tr((Σ₁ Σ₂)^{1/2}) (the two matrices are similar) but never needs the square root of a non-symmetric matrix,
- * which is where scipy.linalg.sqrtm can return complex parts. Taught in notebooks/03-vae.ipynb (section 9), and behind
- * the image models' table of 03, 04-gan and notebooks/05-diffusion.ipynb; tested in checks/metrics.test.ts.
+ * which is where scipy.linalg.sqrtm can return complex parts. Taught in notebooks/04-vae.ipynb (section 9), and behind
+ * the image models' table of 03, 05-gan and notebooks/06-diffusion.ipynb; tested in checks/metrics.test.ts.
  */
 import { Features, Float64Matrix, matMul64, meanAndCovariance, sqrtPsd, symmetricEigen } from "./linalg";
 

@@ -3,8 +3,8 @@
  * section 4): the unbiased estimate of the squared maximum mean discrepancy between two feature sets, with the
  * cubic polynomial kernel k(x, y) = (xᵀy / d + 1)³, averaged over random subsets, with its standard error.
  * Unlike the FID it is unbiased, so it can be compared across sample sizes, and it can be slightly negative when
- * the two sets come from one distribution. Taught in notebooks/03-vae.ipynb (section 9), and behind
- * the image models' table of 03, 04-gan and notebooks/05-diffusion.ipynb; tested in checks/metrics.test.ts.
+ * the two sets come from one distribution. Taught in notebooks/04-vae.ipynb (section 9), and behind
+ * the image models' table of 03, 05-gan and notebooks/06-diffusion.ipynb; tested in checks/metrics.test.ts.
  */
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../runtime/random";

@@ -2,8 +2,8 @@
  * Float64 linear algebra for the image metrics: feature means and covariances, and the eigen-decomposition of
  * a symmetric matrix by cyclic Jacobi rotations (Golub and Van Loan, "Float64Matrix Computations", 4th ed., §8.5),
  * which is accurate for the small (at most a few hundred) dimensions of classifier features and needs no
- * library. Used by the FID (fid.ts). For the table that compares the image models of notebooks/03-vae.ipynb,
- * notebooks/04-gan.ipynb and notebooks/05-diffusion.ipynb; tested in checks/metrics.test.ts.
+ * library. Used by the FID (fid.ts). For the table that compares the image models of notebooks/04-vae.ipynb,
+ * notebooks/05-gan.ipynb and notebooks/06-diffusion.ipynb; tested in checks/metrics.test.ts.
  */
 
 /** A dense row-major float64 matrix. */

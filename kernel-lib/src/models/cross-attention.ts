@@ -4,7 +4,7 @@
  * lesson 01's scaledDotProductAttention (models/attention.ts) with keys and values projected from other inputs.
  * Shared by two model families, so it sits beside attention.ts: the encoder-decoder (models/seq2seq/) and the
  * latent diffusion U-Net, whose image features attend to class tokens (models/latent/); taught in
- * notebooks/03-encoder-decoder.ipynb and notebooks/06-latent-diffusion.ipynb.
+ * notebooks/03-encoder-decoder.ipynb and notebooks/07-latent-diffusion.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 import { AttentionResult, scaledDotProductAttention } from "./attention";

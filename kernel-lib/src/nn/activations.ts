@@ -1,6 +1,6 @@
 /**
  * Nonlinearities by name (ReLU, LeakyReLU, tanh, sigmoid) and GELU.
- * Used from notebooks/02-transformer.ipynb (GELU) and notebooks/04-gan.ipynb on.
+ * Used from notebooks/02-transformer.ipynb (GELU) and notebooks/05-gan.ipynb on.
  */
 import * as tf from "@tensorflow/tfjs";
 

@@ -1,6 +1,6 @@
 /**
  * Convolution helpers that train on the wasm backend: a convolution as patches and a matrix product,
- * space-to-depth and nearest-neighbour upsampling. Used by the convolutional GAN (notebooks/04-gan.ipynb).
+ * space-to-depth and nearest-neighbour upsampling. Used by the convolutional GAN (notebooks/05-gan.ipynb).
  */
 import * as tf from "@tensorflow/tfjs";
 import { affine } from "./linear";

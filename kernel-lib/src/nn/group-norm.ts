@@ -2,7 +2,7 @@
  * Group normalisation (Wu and He 2018): the channels of each example split into G groups, each normalised over
  * its channels and all positions, then scaled and shifted per channel. Unlike batch norm it does not depend on the
  * batch, so a denoiser behaves the same at any batch size. The kernels: runtime/image-kernels.ts. Used by the
- * U-Net denoiser of notebooks/05-diffusion.ipynb.
+ * U-Net denoiser of notebooks/06-diffusion.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 import { groupNormFast } from "../runtime/image-kernels";

@@ -1,6 +1,6 @@
 /**
  * Weight initialisers: PyTorch's default uniform init and a variable made inside tf.tidy.
- * Used by every model; the uniform init is discussed in notebooks/04-gan.ipynb.
+ * Used by every model; the uniform init is discussed in notebooks/05-gan.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../runtime/random";

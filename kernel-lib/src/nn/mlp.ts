@@ -1,6 +1,6 @@
 /**
  * A multilayer perceptron with an optional minibatch-standard-deviation feature (a remedy for mode collapse).
- * Taught in notebooks/04-gan.ipynb.
+ * Taught in notebooks/05-gan.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 import { Activation, activate } from "./activations";

@@ -1,6 +1,6 @@
 /**
  * The variable-owning module base: a network with named weights (for checkpoints), a parameter count and
- * dispose(). Used by the GAN (notebooks/04-gan.ipynb) and the models built on it.
+ * dispose(). Used by the GAN (notebooks/05-gan.ipynb) and the models built on it.
  */
 import * as tf from "@tensorflow/tfjs";
 

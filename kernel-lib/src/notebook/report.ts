@@ -6,7 +6,7 @@
  * the index. (A MIME type of our own would be picked first by VS Code, which sorts `application/vnd.*`
  * ahead of `text/plain`, and JupyterLab would save it in every notebook.) {@link runInfo} is
  * what the report asks the kernel at the end of a lesson: seed, backend, mode and versions.
- * First used in notebooks/03-vae.ipynb (its test ELBO); every lesson with a trained model reports its numbers so.
+ * First used in notebooks/04-vae.ipynb (its test ELBO); every lesson with a trained model reports its numbers so.
  */
 import * as tf from "@tensorflow/tfjs";
 import { sendDisplay } from "./display";

@@ -2,8 +2,8 @@
  * What the classifier measures of a set of images: predictions and accuracy, its penultimate features, and the
  * image scores that compare generated images with real ones: FID and KID on the features (metrics/) and the
  * share of each class among the samples. One function, {@link imageScores}, so every image model is scored the
- * same way, for the table that compares the image models of notebooks/03-vae.ipynb to
- * notebooks/05-diffusion.ipynb.
+ * same way, for the table that compares the image models of notebooks/04-vae.ipynb to
+ * notebooks/06-diffusion.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 import { classHistogram } from "../../metrics/classes";

@@ -2,7 +2,7 @@
  * A small convolutional classifier of Fashion-MNIST: its penultimate features are what the image metrics
  * (FID, KID) compare, and its predictions give the class coverage of generated images, as fast.ai's course
  * computes an FID from its own Fashion-MNIST classifier instead of Inception. For the table that compares
- * the image models of notebooks/03-vae.ipynb, notebooks/04-gan.ipynb and notebooks/05-diffusion.ipynb;
+ * the image models of notebooks/04-vae.ipynb, notebooks/05-gan.ipynb and notebooks/06-diffusion.ipynb;
  * scripts/train-classifier.ts trains the shipped one.
  *
  * Architecture (inputs (B, 28, 28, 1) in [0, 1]): 3x3 conv to C₁ + ReLU (28x28) -> 3x3 stride-2 conv to C₂ + ReLU

@@ -1,7 +1,7 @@
 /**
  * Training the Fashion-MNIST classifier with Adam on reshuffled batches: one step per call of the shared
  * training loop (train/train.ts). scripts/train-classifier.ts runs it to make the shipped classifier, whose
- * features the image metrics of notebooks/03-vae.ipynb to notebooks/05-diffusion.ipynb are meant to use.
+ * features the image metrics of notebooks/04-vae.ipynb to notebooks/06-diffusion.ipynb are meant to use.
  */
 import * as tf from "@tensorflow/tfjs";
 import { EpochOrder } from "../../data/epoch-order";

@@ -1,8 +1,8 @@
 /**
- * Checks of lesson 05 that a wrong implementation fails: a cosine schedule against its definition
+ * Checks of lesson 06 that a wrong implementation fails: a cosine schedule against its definition
  * alphaBar_t = f(t) / f(0), the linear schedule against values computed by hand, L_simple against an oracle
  * denoiser and float64 arithmetic, and a sampler's determinism under a varied noise source. Taught in
- * notebooks/05-diffusion.ipynb; checks/lesson-checks.test.ts shows each failing on a wrong input.
+ * notebooks/06-diffusion.ipynb; checks/lesson-checks.test.ts shows each failing on a wrong input.
  */
 import * as tf from "@tensorflow/tfjs";
 import { checkClose, CheckError, checkThat } from "../../notebook/check";

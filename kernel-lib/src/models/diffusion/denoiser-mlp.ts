@@ -2,7 +2,7 @@
  * The MLP denoiser eps_theta(x_t, t[, y]) of denoising diffusion (Ho, Jain and Abbeel 2020, DDPM): residual
  * blocks on a sinusoidal time embedding, optional class conditioning with a null class for classifier-free
  * guidance (Ho and Salimans 2022), used for 2-D points and for 28x28 images flattened to 784 numbers; its
- * checkpoints. Taught in notebooks/05-diffusion.ipynb.
+ * checkpoints. Taught in notebooks/06-diffusion.ipynb.
  *
  * Index convention: timesteps are the paper's t = 1..T (see schedules.ts).
  */

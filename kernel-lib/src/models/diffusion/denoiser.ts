@@ -1,6 +1,6 @@
 /**
  * What the diffusion trainer, the loss and the samplers need of a denoiser eps_theta(x_t, t[, y]): the MLP of
- * notebooks/05-diffusion.ipynb (denoiser-mlp.ts) and the U-Net (unet.ts) both provide it.
+ * notebooks/06-diffusion.ipynb (denoiser-mlp.ts) and the U-Net (unet.ts) both provide it.
  */
 import * as tf from "@tensorflow/tfjs";
 import { NoiseSchedule } from "./schedules";

@@ -1,7 +1,7 @@
 /**
  * The forward process in closed form, q(x_t | x_0) = N(sqrt(alphaBar_t) x_0, (1 - alphaBar_t) I), its one-step form,
  * the posterior q(x_{t-1} | x_t, x_0) (Ho et al. 2020, eqs. 6-7) and x_0 from a noise estimate.
- * Taught in notebooks/05-diffusion.ipynb.
+ * Taught in notebooks/06-diffusion.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 import { NoiseSchedule } from "./schedules";

@@ -1,7 +1,7 @@
 /**
  * Classifier-free guidance as a function of its weight: `guidanceSampler(...)` returns `(w) => samples`, the same
  * requested classes and the same seeded noise at every w, so two weights differ only by the guidance (what
- * notebooks/05-diffusion.ipynb's demo measures, and what a slider widget can call as it moves).
+ * notebooks/06-diffusion.ipynb's demo measures, and what a slider widget can call as it moves).
  */
 import * as tf from "@tensorflow/tfjs";
 import { Denoiser } from "./denoiser";
@@ -29,7 +29,7 @@ export interface GuidanceSamplerOptions {
 /**
  * `(w) => samples` for a class-conditioned 2-D denoiser: `perClass` samples of each class (labels 0, 0, ..., 1, 1,
  * ...), ancestral sampling with the posterior variance and guidance weight w (Ho and Salimans 2022, eq. 6).
- * Synchronous and leak-free; about a second for 1,000 samples of lesson 05's model on two cores.
+ * Synchronous and leak-free; about a second for 1,000 samples of lesson 06's model on two cores.
  */
 export function guidanceSampler(model: Denoiser, schedule: NoiseSchedule, options: GuidanceSamplerOptions = {}): (w: number) => GuidedSamples {
   const classes = model.config.numClasses;

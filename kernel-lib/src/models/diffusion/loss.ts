@@ -1,6 +1,6 @@
 /**
  * The epsilon-prediction loss L_simple (Ho et al. 2020, eq. 14) and its seeded evaluation on a data set.
- * Taught in notebooks/05-diffusion.ipynb.
+ * Taught in notebooks/06-diffusion.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 import { Denoiser } from "./denoiser";

@@ -1,6 +1,6 @@
 /**
  * Samplers: ancestral DDPM sampling (Ho et al. 2020, Algorithm 2) and DDIM (Song, Meng and Ermon 2021, eq. 12),
- * with classifier-free guidance (Ho and Salimans 2022, eq. 6). Taught in notebooks/05-diffusion.ipynb.
+ * with classifier-free guidance (Ho and Salimans 2022, eq. 6). Taught in notebooks/06-diffusion.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 import { Denoiser } from "./denoiser";

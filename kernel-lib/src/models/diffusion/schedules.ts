@@ -1,7 +1,7 @@
 /**
  * Noise schedules: linear (Ho et al. 2020, section 4: beta from 1e-4 to 0.02 over T = 1000 steps) and cosine
  * (Nichol and Dhariwal 2021, section 3.2, eq. 17). Every schedule array has T + 1 entries; entry 0 is the clean
- * data (beta_0 = 0, alphaBar_0 = 1), so `alphaBars[t]` is the paper's alphaBar_t. Taught in notebooks/05-diffusion.ipynb.
+ * data (beta_0 = 0, alphaBar_0 = 1), so `alphaBars[t]` is the paper's alphaBar_t. Taught in notebooks/06-diffusion.ipynb.
  */
 
 export type ScheduleKind = "linear" | "cosine";

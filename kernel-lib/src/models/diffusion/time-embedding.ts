@@ -1,5 +1,5 @@
 /**
- * The sinusoidal embedding of the timestep t that conditions a denoiser. Taught in notebooks/05-diffusion.ipynb.
+ * The sinusoidal embedding of the timestep t that conditions a denoiser. Taught in notebooks/06-diffusion.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 

@@ -1,6 +1,6 @@
 /**
  * Training a denoiser with Adam on L_simple (Ho et al. 2020, Algorithm 1), with condition dropout for
- * classifier-free guidance. Taught in notebooks/05-diffusion.ipynb; scripts/train-diffusion.ts runs the same code.
+ * classifier-free guidance. Taught in notebooks/06-diffusion.ipynb; scripts/train-diffusion.ts runs the same code.
  */
 import * as tf from "@tensorflow/tfjs";
 import { Denoiser } from "./denoiser";

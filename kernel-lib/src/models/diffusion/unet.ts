@@ -1,7 +1,7 @@
 /**
  * A small U-Net denoiser for 28x28x1 images (Ronneberger et al. 2015; as DDPM uses it, Ho et al. 2020, appendix B,
  * much smaller), at the sizes the benchmark of the convolution work uses (scripts/bench-workloads.ts, "unet"),
- * for notebooks/05-diffusion.ipynb:
+ * for notebooks/06-diffusion.ipynb:
  *
  * - time: t / T -> dense to 128, SiLU -> dense to 128, SiLU (the embedding every block reads);
  * - residual block Res(a -> b): 3x3 conv, group norm (8 groups), SiLU, plus the time embedding projected to b

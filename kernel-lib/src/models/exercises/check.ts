@@ -1,6 +1,6 @@
 /**
  * `checkExercise(id, answer)`: the one call of every exercise's check cell, in notebooks/00-tour.ipynb to
- * notebooks/05-diffusion.ipynb. The id picks the exercise's check (one file per lesson beside this one), and
+ * notebooks/06-diffusion.ipynb. The id picks the exercise's check (one file per lesson beside this one), and
  * the answer's type is the exercise's, so a learner's function with the wrong signature is a type error in
  * the check cell. Hints escalate on repeated failures (kernel-lib/src/notebook/exercise.ts).
  */
@@ -8,9 +8,9 @@ import { Exercise, runExercise } from "../../notebook/exercise";
 import { stableSoftmaxExercise } from "./00-tour";
 import { attentionFromMatmulExercise, causalMaskExercise, paddingMaskExercise, scoreScaleExercise } from "./01-attention";
 import { layerNormExercise, sinusoidalPeExercise, temperatureFitExercise, topKSamplingExercise } from "./02-transformer";
-import { betaVaeExercise, elboOneImageExercise, klTermExercise, reparameterizeExercise } from "./03-vae";
-import { countModesExercise, minibatchStdModesExercise, nonSaturatingLossExercise, optimalDExercise } from "./04-gan";
-import { ddimStepExercise, ddimStepsExercise, noisyAtExercise, posteriorMeanExercise } from "./05-diffusion";
+import { betaVaeExercise, elboOneImageExercise, klTermExercise, reparameterizeExercise } from "./04-vae";
+import { countModesExercise, minibatchStdModesExercise, nonSaturatingLossExercise, optimalDExercise } from "./05-gan";
+import { ddimStepExercise, ddimStepsExercise, noisyAtExercise, posteriorMeanExercise } from "./06-diffusion";
 
 const exercises = {
   "stable-softmax": stableSoftmaxExercise,

@@ -1,5 +1,5 @@
 /**
- * What the experiment exercises share (notebooks/01-attention.ipynb to notebooks/05-diffusion.ipynb): a
+ * What the experiment exercises share (notebooks/01-attention.ipynb to notebooks/06-diffusion.ipynb): a
  * prediction written before measuring, compared with what was measured. Predictions are coarse on purpose
  * ("smaller", "about the same", "larger": within a factor `band` counts as the same), so a learner who
  * understood the mechanism gets them right without guessing digits.

@@ -2,7 +2,7 @@
  * DCGAN networks for 28x28x1 images in [-1, 1] (Radford, Metz and Chintala 2016, "Unsupervised Representation
  * Learning with Deep Convolutional GANs", section 3 and the PyTorch DCGAN example), at the sizes the benchmark
  * of the convolution work uses (scripts/bench-workloads.ts, "dcgan"), for the image GAN of
- * notebooks/04-gan.ipynb:
+ * notebooks/05-gan.ipynb:
  *
  * - G: z -> dense to 7x7x2C, ReLU -> 4x4 stride-2 transposed conv to 14x14xC, batch norm, ReLU -> 4x4 stride-2
  *   transposed conv to 28x28x1, tanh;

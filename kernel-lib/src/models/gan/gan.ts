@@ -1,7 +1,7 @@
 /**
  * Generative adversarial networks (Goodfellow et al. 2014): seeded latent codes, the {@link Gan} that updates
  * D then G with separate optimizers (and keeps a weight average of G), and sample grids. Taught in
- * notebooks/04-gan.ipynb.
+ * notebooks/05-gan.ipynb.
  *
  * Conventions: D returns a logit l (D(x) = sigmoid(l)); every loss is a mean over the batch and is
  * minimised. Everything is written with plain tf ops on variables (no tf.layers), so each formula of the

@@ -1,6 +1,6 @@
 /**
  * GAN losses from the discriminator's logits l (D = sigmoid(l)), and the optimal discriminator
- * (Goodfellow et al. 2014). Taught in notebooks/04-gan.ipynb.
+ * (Goodfellow et al. 2014). Taught in notebooks/05-gan.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 
@@ -11,7 +11,7 @@ const softplus = (x: tf.Tensor): tf.Tensor => tf.softplus(x);
 
 /**
  * The discriminator's loss -V(D, G) for one batch: -mean log D(x) - mean log(1 - D(G(z))) =
- * mean softplus(-l_real) + mean softplus(l_fake). Its minimum over D is log 4 - 2 JSD (notebooks/04-gan).
+ * mean softplus(-l_real) + mean softplus(l_fake). Its minimum over D is log 4 - 2 JSD (notebooks/05-gan).
  */
 export function discriminatorLoss(realLogits: tf.Tensor, fakeLogits: tf.Tensor): tf.Scalar {
   return tf.tidy(() => tf.add(tf.mean(softplus(tf.neg(realLogits))), tf.mean(softplus(fakeLogits))) as tf.Scalar);

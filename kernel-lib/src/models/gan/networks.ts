@@ -1,6 +1,6 @@
 /**
  * The GAN's image networks: a small convolutional generator and discriminator for 28x28 images, and an MLP
- * whose outputs are reshaped to images. Taught in notebooks/04-gan.ipynb.
+ * whose outputs are reshaped to images. Taught in notebooks/05-gan.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 import { conv2dPatches, spaceToDepth2x, upsample2x } from "../../nn/conv";

@@ -1,5 +1,5 @@
 /**
- * PacGAN's packing (Lin et al. 2018): the discriminator judges m samples at once. Taught in notebooks/04-gan.ipynb.
+ * PacGAN's packing (Lin et al. 2018): the discriminator judges m samples at once. Taught in notebooks/05-gan.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 

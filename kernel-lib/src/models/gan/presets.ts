@@ -1,5 +1,5 @@
 /**
- * The lesson's two GANs (the 8-Gaussian ring and Fashion-MNIST), shared by notebooks/04-gan.ipynb and
+ * The lesson's two GANs (the 8-Gaussian ring and Fashion-MNIST), shared by notebooks/05-gan.ipynb and
  * scripts/train-gan.ts so they cannot drift apart.
  */
 import * as tf from "@tensorflow/tfjs";

@@ -1,6 +1,6 @@
 /**
  * The image GANs' checkpoints as scripts/train-gan.ts writes them (kind "gan-fashion", for the MLP GAN and the
- * DCGAN of notebooks/04-gan.ipynb): the weight-averaged generator, the training record, and the 16 samples from fixed
+ * DCGAN of notebooks/05-gan.ipynb): the weight-averaged generator, the training record, and the 16 samples from fixed
  * codes that the script stored at several steps of training (8-bit grey levels, base64).
  */
 import * as tf from "@tensorflow/tfjs";

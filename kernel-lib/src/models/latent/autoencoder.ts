@@ -6,7 +6,7 @@
  * the latents stay nearly deterministic and detailed, and the KL only stops their scale from drifting
  * (appendix G). The diffusion model then works on latents divided by their standard deviation
  * ({@link latentScale}: Stable Diffusion's 0.18215 is this number for its autoencoder). For the latent
- * diffusion lesson, notebooks/06-latent-diffusion.ipynb.
+ * diffusion lesson, notebooks/07-latent-diffusion.ipynb.
  *
  * Encoder: 3x3 conv to C₁, SiLU -> 3x3 stride-2 conv to C₂ (14x14), SiLU -> 3x3 stride-2 conv to C₂ (7x7), SiLU ->
  * 1x1 conv to 2C (mean and log-variance). Decoder: 1x1 conv C -> C₂, SiLU -> 4x4 stride-2 transposed conv to C₁

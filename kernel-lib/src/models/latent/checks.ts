@@ -1,8 +1,8 @@
 /**
- * Checks of lesson 06 that a wrong implementation fails: the scaled latents' unit variance, cross-attention with
+ * Checks of lesson 07 that a wrong implementation fails: the scaled latents' unit variance, cross-attention with
  * identical condition tokens (every query must get the same value vector), the sampler's guided noise against
  * the formula on two model calls, and what separates decoding a noised latent from noising a decoded image.
- * Taught in notebooks/06-latent-diffusion.ipynb; checks/latent-diffusion.test.ts shows each failing.
+ * Taught in notebooks/07-latent-diffusion.ipynb; checks/latent-diffusion.test.ts shows each failing.
  */
 import * as tf from "@tensorflow/tfjs";
 import { SpatialCrossAttention } from "./condition";

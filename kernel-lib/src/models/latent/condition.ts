@@ -3,7 +3,7 @@
  * sequence for "no class" (the null condition ∅ of classifier-free guidance), and the block that reads them:
  * cross-attention from the image features (queries) to the tokens (keys and values), the way Stable Diffusion's
  * U-Net reads the text encoder's token embeddings (Rombach et al. 2022, section 3.3). Taught in
- * notebooks/06-latent-diffusion.ipynb.
+ * notebooks/07-latent-diffusion.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 import { MultiHeadCrossAttention } from "../cross-attention";

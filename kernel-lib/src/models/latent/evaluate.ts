@@ -2,7 +2,7 @@
  * What classifier-free guidance trades, measured on class-conditioned samples with the shipped Fashion-MNIST
  * classifier: fidelity (the share of samples the classifier puts in the requested class) against diversity
  * (the within-class variance of the classifier's features), next to FID and KID against the test set. Taught in
- * notebooks/06-latent-diffusion.ipynb; scripts/compare-latent-diffusion.ts fills the lesson's table with it.
+ * notebooks/07-latent-diffusion.ipynb; scripts/compare-latent-diffusion.ts fills the lesson's table with it.
  */
 import * as tf from "@tensorflow/tfjs";
 import { classifierFeatures, classify, imageScores } from "../classifier/evaluate";

@@ -2,9 +2,9 @@
  * The denoiser of latent diffusion in miniature (Rombach et al. 2022, section 3.3): a small U-Net on 7x7xC
  * latents, conditioned on the class only through cross-attention to a few learned tokens per class (the way
  * Stable Diffusion's U-Net reads a prompt's token embeddings), with a learned null condition for classifier-free
- * guidance. Taught in notebooks/06-latent-diffusion.ipynb.
+ * guidance. Taught in notebooks/07-latent-diffusion.ipynb.
  *
- * - time: t / T -> dense to timeDim, SiLU -> dense, SiLU (as the pixel U-Net of lesson 05);
+ * - time: t / T -> dense to timeDim, SiLU -> dense, SiLU (as the pixel U-Net of lesson 06);
  * - Res(a -> b): 3x3 conv, group norm, SiLU, + the time embedding projected to b, 3x3 conv, group norm, SiLU,
  *   + the input (1x1 conv when a != b); Attn: x + cross-attention(GroupNorm(x) -> the class tokens);
  * - 3x3 conv C -> c1 at 7x7 -> Res(c1->c1), Attn -> 3x3 stride-2 conv to 4x4 -> Res(c1->c2), Attn ->

@@ -1,7 +1,7 @@
 /**
  * Latent diffusion end to end (Rombach et al. 2022, section 3): images -> scaled latents z = s · E(x) for
  * training, and sampling in latent space followed by the decoder, x = D(z / s). Taught in
- * notebooks/06-latent-diffusion.ipynb; scripts/train-latent-diffusion.ts runs the same code.
+ * notebooks/07-latent-diffusion.ipynb; scripts/train-latent-diffusion.ts runs the same code.
  */
 import * as tf from "@tensorflow/tfjs";
 import { LatentAutoencoder } from "./autoencoder";

@@ -1,5 +1,5 @@
 /**
- * What notebooks/06-latent-diffusion.ipynb reads from the shipped files: the two checkpoints with their training
+ * What notebooks/07-latent-diffusion.ipynb reads from the shipped files: the two checkpoints with their training
  * records, and the comparison table written by scripts/compare-latent-diffusion.ts, as Markdown.
  */
 import * as fs from "node:fs";

@@ -1,7 +1,7 @@
 /**
  * The six shipped Fashion-MNIST image models behind one interface, so that every one is sampled and scored the
- * same way: the MLP and convolutional VAEs (notebooks/03-vae.ipynb), the MLP GAN and the DCGAN
- * (notebooks/04-gan.ipynb), the MLP and U-Net denoisers (notebooks/05-diffusion.ipynb). VAEs give their decoders'
+ * same way: the MLP and convolutional VAEs (notebooks/04-vae.ipynb), the MLP GAN and the DCGAN
+ * (notebooks/05-gan.ipynb), the MLP and U-Net denoisers (notebooks/06-diffusion.ipynb). VAEs give their decoders'
  * pixel means, GANs their weight-averaged generators, the MLP denoiser DDPM ancestral samples (all T = 200 steps) and
  * the U-Net DDIM samples on 50 of the 200 steps (η = 0: in the shipped table a U-Net pass on 500 images took about 1.2 s against the MLP's 0.13 s, and
  * 10,000 ancestral samples would take over an hour on 2 cores), both with x̂₀ clipped to [-1, 1]. Every model draws

@@ -1,5 +1,5 @@
 /**
- * One table for every image model (notebooks/03-vae.ipynb, notebooks/04-gan.ipynb, notebooks/05-diffusion.ipynb):
+ * One table for every image model (notebooks/04-vae.ipynb, notebooks/05-gan.ipynb, notebooks/06-diffusion.ipynb):
  * FID and KID of n samples against the real test images on the shipped classifier's features, the real-data
  * floor (two disjoint halves of the test set: as far apart as real data gets from itself), the share of the
  * samples per class, and the sampling time. `scripts/score-images.ts` writes the 10,000-sample table that ships

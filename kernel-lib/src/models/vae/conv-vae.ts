@@ -1,5 +1,5 @@
 /**
- * A convolutional VAE for 28x28 images, beside the MLP one of notebooks/03-vae.ipynb, at the sizes the benchmark
+ * A convolutional VAE for 28x28 images, beside the MLP one of notebooks/04-vae.ipynb, at the sizes the benchmark
  * of the convolution work uses (scripts/bench-workloads.ts, "conv-vae"):
  *
  * - encoder: 3x3 stride-2 conv to 14x14xC₁, ReLU -> 3x3 stride-2 conv to 7x7xC₂, ReLU -> dense to the mean and

@@ -1,6 +1,6 @@
 /**
  * The VAE's loss terms: Bernoulli reconstruction from logits, the closed-form Gaussian KL, and the
- * reparameterisation trick. Taught in notebooks/03-vae.ipynb.
+ * reparameterisation trick. Taught in notebooks/04-vae.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 
@@ -29,7 +29,7 @@ export function bceWithLogits(logits: tf.Tensor, x: tf.Tensor): tf.Tensor1D {
 
 /**
  * KL(N(mean, diag(exp(logVar))) || N(0, I)) = 1/2 sum_j [exp(logVar_j) + mean_j^2 - 1 - logVar_j],
- * summed over the last axis: (B, d) -> (B). Derived in notebooks/03-vae.ipynb.
+ * summed over the last axis: (B, d) -> (B). Derived in notebooks/04-vae.ipynb.
  */
 export function gaussianKl(mean: tf.Tensor, logVar: tf.Tensor): tf.Tensor1D {
   return tf.tidy(() => tf.mul(0.5, tf.sum(tf.sub(tf.sub(tf.add(tf.exp(logVar), tf.square(mean)), 1), logVar), -1)) as tf.Tensor1D);

@@ -1,6 +1,6 @@
 /**
  * Training a VAE with Adam on batches of images: one step per call of the shared training loop.
- * Taught in notebooks/03-vae.ipynb; scripts/train-vae.ts runs the same code.
+ * Taught in notebooks/04-vae.ipynb; scripts/train-vae.ts runs the same code.
  */
 import * as tf from "@tensorflow/tfjs";
 import { VaeLoss } from "./losses";

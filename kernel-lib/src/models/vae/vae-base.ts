@@ -3,7 +3,7 @@
  * reparameterised sample, the batch loss, an optimisation step, reconstructions, samples, interpolation, the
  * evaluation over a set, saving and disposing. A subclass gives the encoder q(z|x), the decoder's Bernoulli
  * logits and its weights: the MLP {@link Vae} (vae.ts) and the convolutional {@link ConvVae} (conv-vae.ts).
- * Taught in notebooks/03-vae.ipynb.
+ * Taught in notebooks/04-vae.ipynb.
  */
 import * as tf from "@tensorflow/tfjs";
 import { VaeLoss, bceWithLogits, gaussianKl, reparameterize } from "./losses";

@@ -1,7 +1,7 @@
 /**
  * The variational autoencoder (Kingma and Welling 2014, "Auto-Encoding Variational Bayes"), with MLP
  * encoder and decoder, for images flattened to vectors in [0, 1], and its checkpoints. Taught in
- * notebooks/03-vae.ipynb.
+ * notebooks/04-vae.ipynb.
  *
  * - Encoder q(z|x) = N(mean(x), diag(exp(logVar(x)))): dense + ReLU layers, then two linear heads.
  * - Decoder p(x|z) = prod_i Bernoulli(x_i; sigmoid(logits_i(z))): the mirrored layers, then 784 logits.

@@ -1,7 +1,7 @@
 /**
- * A check of lesson 04's discriminator loss that a wrong formula fails: -V from logits against the value
+ * A check of lesson 05's discriminator loss that a wrong formula fails: -V from logits against the value
  * function's definition in float64 (probabilities first, then logarithms), on logits up to +-100, plus
- * the hand value 2 ln 2 at logit 0. Taught in notebooks/04-gan.ipynb; checks/lesson-checks.test.ts shows
+ * the hand value 2 ln 2 at logit 0. Taught in notebooks/05-gan.ipynb; checks/lesson-checks.test.ts shows
  * it failing on a wrong loss.
  */
 import * as tf from "@tensorflow/tfjs";

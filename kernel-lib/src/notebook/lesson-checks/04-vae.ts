@@ -1,7 +1,7 @@
 /**
- * Checks of lesson 03's bounds that a wrong formula fails: log p(x) by importance sampling and the ELBO by
+ * Checks of lesson 04's bounds that a wrong formula fails: log p(x) by importance sampling and the ELBO by
  * Monte Carlo (independent of the quadrature the lesson uses), and a Gaussian KL against hand values and a
- * quadrature of its definition. Taught in notebooks/03-vae.ipynb; checks/lesson-checks.test.ts shows each
+ * quadrature of its definition. Taught in notebooks/04-vae.ipynb; checks/lesson-checks.test.ts shows each
  * failing on a wrong input.
  */
 import * as tf from "@tensorflow/tfjs";

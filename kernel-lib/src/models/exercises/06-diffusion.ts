@@ -1,5 +1,5 @@
 /**
- * The checks of notebooks/05-diffusion.ipynb's exercises: x_t in closed form, the posterior mean, a DDIM step,
+ * The checks of notebooks/06-diffusion.ipynb's exercises: x_t in closed form, the posterior mean, a DDIM step,
  * and the experiment that shortens DDIM's path on the shipped ring model and counts modes. Expected values come
  * from float64 arithmetic written here (the posterior mean as a product of two Gaussians, not eq. 7); each check
  * recognises the usual wrong answers (alphaBar without its square root, the coefficients swapped, alpha for

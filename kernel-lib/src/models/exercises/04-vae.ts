@@ -1,5 +1,5 @@
 /**
- * The checks of notebooks/03-vae.ipynb's exercises: the KL term, the reparameterisation, the negative ELBO of
+ * The checks of notebooks/04-vae.ipynb's exercises: the KL term, the reparameterisation, the negative ELBO of
  * one image, and the experiment with beta = 4. Expected values come from float64 arithmetic written here (the
  * closed-form KL, softplus cross-entropy); each check recognises the usual wrong answers (sigma for sigma^2,
  * the -1 or the 1/2 forgotten, fresh noise, the KL left out or subtracted, the mean of the code used without

@@ -1,5 +1,5 @@
 /**
- * The checks of notebooks/04-gan.ipynb's exercises: the non-saturating loss, the optimal discriminator, counting
+ * The checks of notebooks/05-gan.ipynb's exercises: the non-saturating loss, the optimal discriminator, counting
  * covered modes, and the experiment that counts the modes of the shipped generators with and without minibatch
  * std on fresh codes. Expected values come from float64 arithmetic written here; each check recognises the usual
  * wrong answers (log of a float32 sigmoid, the saturating loss, D* of the fakes, 0/0, the radius of one std, a
