@@ -16,7 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { Denoiser } from "./denoiser";
 import { NoiseSchedule, noiseSchedule, ScheduleKind } from "./schedules";
 import { groupNorm } from "../../nn/group-norm";
-import { uniformInit } from "../../nn/init";
+import { ConvParams } from "../../nn/conv-params";
 import { Rng } from "../../runtime/random";
 import { Checkpoint, CheckpointError, disposeCheckpoint, loadCheckpoint, saveCheckpoint } from "../../train/checkpoint";
 
@@ -48,7 +48,7 @@ const silu = (x: tf.Tensor): tf.Tensor => tf.mul(x, tf.sigmoid(x));
 
 export class UNet implements Denoiser {
   readonly config: UNetConfig;
-  private readonly vars = new Map<string, tf.Variable>();
+  private readonly params: ConvParams;
   private static instances = 0;
   private readonly id: string;
 
@@ -60,59 +60,41 @@ export class UNet implements Denoiser {
     }
     this.config = { ...config, channels: [channels[0], channels[1], channels[2]] };
     this.id = `unet${UNet.instances++}`;
+    this.params = new ConvParams(this.id);
     const [c1, c2, c3] = this.config.channels;
-    this.dense("time1", 1, timeDim, rng);
-    this.dense("time2", timeDim, timeDim, rng);
-    this.conv("in", 3, 1, c1, rng);
+    this.params.dense("time1", 1, timeDim, rng);
+    this.params.dense("time2", timeDim, timeDim, rng);
+    this.params.conv("in", 3, 1, c1, rng);
     const blocks: [string, number, number][] = [["down1", c1, c1], ["down2", c1, c2], ["down3", c2, c3], ["mid", c3, c3], ["up3", 2 * c3, c2], ["up2", 2 * c2, c1], ["up1", 2 * c1, c1]];
     for (const [name, a, b] of blocks) {
-      this.conv(`${name}.conv1`, 3, a, b, rng);
-      this.norm(`${name}.norm1`, b);
-      this.dense(`${name}.time`, timeDim, b, rng);
-      this.conv(`${name}.conv2`, 3, b, b, rng);
-      this.norm(`${name}.norm2`, b);
-      if (a !== b) this.conv(`${name}.skip`, 1, a, b, rng);
+      this.params.conv(`${name}.conv1`, 3, a, b, rng);
+      this.params.norm(`${name}.norm1`, b);
+      this.params.dense(`${name}.time`, timeDim, b, rng);
+      this.params.conv(`${name}.conv2`, 3, b, b, rng);
+      this.params.norm(`${name}.norm2`, b);
+      if (a !== b) this.params.conv(`${name}.skip`, 1, a, b, rng);
     }
-    this.conv("out", 3, c1, 1, rng);
+    this.params.conv("out", 3, c1, 1, rng);
   }
 
-  private add(name: string, init: tf.Tensor): void {
-    this.vars.set(name, tf.variable(init, true, `${this.id}/${name}`));
-    init.dispose();
-  }
-  private dense(name: string, nIn: number, nOut: number, r: Rng): void {
-    this.add(`${name}.kernel`, uniformInit([nIn, nOut], nIn, r));
-    this.add(`${name}.bias`, uniformInit([nOut], nIn, r));
-  }
-  private conv(name: string, k: number, cin: number, cout: number, r: Rng): void {
-    this.add(`${name}.kernel`, uniformInit([k, k, cin, cout], k * k * cin, r));
-    this.add(`${name}.bias`, uniformInit([cout], k * k * cin, r));
-  }
-  private norm(name: string, c: number): void {
-    this.add(`${name}.gamma`, tf.ones([c]));
-    this.add(`${name}.beta`, tf.zeros([c]));
-  }
-  private w(name: string): tf.Tensor {
-    return this.vars.get(name)!;
-  }
   private applyConv(x: tf.Tensor4D, name: string): tf.Tensor4D {
-    return tf.add(tf.conv2d(x, this.w(`${name}.kernel`) as tf.Tensor4D, 1, "same"), this.w(`${name}.bias`)) as tf.Tensor4D;
+    return tf.add(tf.conv2d(x, this.params.get(`${name}.kernel`) as tf.Tensor4D, 1, "same"), this.params.get(`${name}.bias`)) as tf.Tensor4D;
   }
   private applyDense(x: tf.Tensor, name: string): tf.Tensor2D {
-    return tf.add(tf.matMul(x as tf.Tensor2D, this.w(`${name}.kernel`)), this.w(`${name}.bias`)) as tf.Tensor2D;
+    return tf.add(tf.matMul(x as tf.Tensor2D, this.params.get(`${name}.kernel`)), this.params.get(`${name}.bias`)) as tf.Tensor2D;
   }
   private norm2d(x: tf.Tensor4D, name: string): tf.Tensor4D {
-    return groupNorm(x, this.w(`${name}.gamma`) as tf.Tensor1D, this.w(`${name}.beta`) as tf.Tensor1D, this.config.groups);
+    return groupNorm(x, this.params.get(`${name}.gamma`) as tf.Tensor1D, this.params.get(`${name}.beta`) as tf.Tensor1D, this.config.groups);
   }
 
   /** Res(a -> b) with the time embedding temb (B, timeDim). */
   private res(x: tf.Tensor4D, temb: tf.Tensor2D, name: string): tf.Tensor4D {
     const B = x.shape[0];
-    const cout = (this.w(`${name}.conv1.bias`) as tf.Tensor).size;
+    const cout = (this.params.get(`${name}.conv1.bias`) as tf.Tensor).size;
     let h = silu(this.norm2d(this.applyConv(x, `${name}.conv1`), `${name}.norm1`)) as tf.Tensor4D;
     h = tf.add(h, tf.reshape(this.applyDense(temb, `${name}.time`), [B, 1, 1, cout])) as tf.Tensor4D;
     h = silu(this.norm2d(this.applyConv(h, `${name}.conv2`), `${name}.norm2`)) as tf.Tensor4D;
-    return tf.add(h, this.vars.has(`${name}.skip.kernel`) ? this.applyConv(x, `${name}.skip`) : x) as tf.Tensor4D;
+    return tf.add(h, this.params.vars.has(`${name}.skip.kernel`) ? this.applyConv(x, `${name}.skip`) : x) as tf.Tensor4D;
   }
 
   predictNoise(x: tf.Tensor, t: number | ArrayLike<number>, labels?: ArrayLike<number> | null): tf.Tensor2D {
@@ -138,10 +120,10 @@ export class UNet implements Denoiser {
   }
 
   get variables(): tf.Variable[] {
-    return [...this.vars.values()];
+    return [...this.params.vars.values()];
   }
   weights(): Record<string, tf.Variable> {
-    return Object.fromEntries(this.vars);
+    return Object.fromEntries(this.params.vars);
   }
   parameterCount(): number {
     return this.variables.reduce((s, v) => s + v.size, 0);
@@ -151,7 +133,7 @@ export class UNet implements Denoiser {
   }
   copyFrom(other: Denoiser): void {
     const theirs = other.weights();
-    for (const [name, v] of this.vars) {
+    for (const [name, v] of this.params.vars) {
       const w = theirs[name];
       if (!w || w.shape.join(",") !== v.shape.join(",")) throw new RangeError(`UNet.copyFrom: weight ${name} is missing or has another shape`);
       v.assign(w);
@@ -166,7 +148,7 @@ export class UNet implements Denoiser {
   }
   dispose(): void {
     tf.dispose(this.variables);
-    this.vars.clear();
+    this.params.vars.clear();
   }
 }
 

@@ -17,7 +17,7 @@ import { Denoiser } from "../diffusion/denoiser";
 import { NoiseSchedule } from "../diffusion/schedules";
 import { ShapeError } from "../../nn/errors";
 import { groupNorm } from "../../nn/group-norm";
-import { uniformInit } from "../../nn/init";
+import { ConvParams } from "../../nn/conv-params";
 import { Rng } from "../../runtime/random";
 import { Checkpoint, saveCheckpoint } from "../../train/checkpoint";
 
@@ -64,7 +64,7 @@ const BLOCKS: [string, (c1: number, c2: number) => [number, number]][] = [
 
 export class LatentUNet implements Denoiser {
   readonly config: LatentUNetConfig & { readonly dataDim: number };
-  private readonly vars = new Map<string, tf.Variable>();
+  private readonly params: ConvParams;
   private readonly attn = new Map<string, SpatialCrossAttention>();
   private readonly tokens: ClassTokens;
   private static instances = 0;
@@ -79,63 +79,45 @@ export class LatentUNet implements Denoiser {
     }
     this.config = { ...config, channels: [ch[0], ch[1]], dataDim: 49 * config.latentChannels };
     this.id = `latentunet${LatentUNet.instances++}`;
+    this.params = new ConvParams(this.id);
     const [c1, c2] = this.config.channels;
     const C = config.latentChannels;
-    this.dense("time1", 1, config.timeDim, rng);
-    this.dense("time2", config.timeDim, config.timeDim, rng);
-    this.conv("in", 3, C, c1, rng);
-    this.conv("downsample", 3, c1, c1, rng);
+    this.params.dense("time1", 1, config.timeDim, rng);
+    this.params.dense("time2", config.timeDim, config.timeDim, rng);
+    this.params.conv("in", 3, C, c1, rng);
+    this.params.conv("downsample", 3, c1, c1, rng);
     for (const [name, io] of BLOCKS) {
       const [a, b] = io(c1, c2);
-      this.conv(`${name}.conv1`, 3, a, b, rng);
-      this.norm(`${name}.norm1`, b);
-      this.dense(`${name}.time`, config.timeDim, b, rng);
-      this.conv(`${name}.conv2`, 3, b, b, rng);
-      this.norm(`${name}.norm2`, b);
-      if (a !== b) this.conv(`${name}.skip`, 1, a, b, rng);
+      this.params.conv(`${name}.conv1`, 3, a, b, rng);
+      this.params.norm(`${name}.norm1`, b);
+      this.params.dense(`${name}.time`, config.timeDim, b, rng);
+      this.params.conv(`${name}.conv2`, 3, b, b, rng);
+      this.params.norm(`${name}.norm2`, b);
+      if (a !== b) this.params.conv(`${name}.skip`, 1, a, b, rng);
       this.attn.set(name, new SpatialCrossAttention(b, heads, config.condDim, groups, rng));
     }
-    this.conv("out", 3, c1, C, rng);
+    this.params.conv("out", 3, c1, C, rng);
     this.tokens = new ClassTokens(config.numClasses, config.condTokens, config.condDim, rng, `${this.id}/tokens`);
   }
 
-  private add(name: string, init: tf.Tensor): void {
-    this.vars.set(name, tf.variable(init, true, `${this.id}/${name}`));
-    init.dispose();
-  }
-  private dense(name: string, nIn: number, nOut: number, r: Rng): void {
-    this.add(`${name}.kernel`, uniformInit([nIn, nOut], nIn, r));
-    this.add(`${name}.bias`, uniformInit([nOut], nIn, r));
-  }
-  private conv(name: string, k: number, cin: number, cout: number, r: Rng): void {
-    this.add(`${name}.kernel`, uniformInit([k, k, cin, cout], k * k * cin, r));
-    this.add(`${name}.bias`, uniformInit([cout], k * k * cin, r));
-  }
-  private norm(name: string, c: number): void {
-    this.add(`${name}.gamma`, tf.ones([c]));
-    this.add(`${name}.beta`, tf.zeros([c]));
-  }
-  private w(name: string): tf.Tensor {
-    return this.vars.get(name)!;
-  }
   private applyConv(x: tf.Tensor4D, name: string, stride = 1): tf.Tensor4D {
-    return tf.add(tf.conv2d(x, this.w(`${name}.kernel`) as tf.Tensor4D, stride, stride === 1 ? "same" : PAD1), this.w(`${name}.bias`)) as tf.Tensor4D;
+    return tf.add(tf.conv2d(x, this.params.get(`${name}.kernel`) as tf.Tensor4D, stride, stride === 1 ? "same" : PAD1), this.params.get(`${name}.bias`)) as tf.Tensor4D;
   }
   private applyDense(x: tf.Tensor, name: string): tf.Tensor2D {
-    return tf.add(tf.matMul(x as tf.Tensor2D, this.w(`${name}.kernel`)), this.w(`${name}.bias`)) as tf.Tensor2D;
+    return tf.add(tf.matMul(x as tf.Tensor2D, this.params.get(`${name}.kernel`)), this.params.get(`${name}.bias`)) as tf.Tensor2D;
   }
   private norm2d(x: tf.Tensor4D, name: string): tf.Tensor4D {
-    return groupNorm(x, this.w(`${name}.gamma`) as tf.Tensor1D, this.w(`${name}.beta`) as tf.Tensor1D, this.config.groups);
+    return groupNorm(x, this.params.get(`${name}.gamma`) as tf.Tensor1D, this.params.get(`${name}.beta`) as tf.Tensor1D, this.config.groups);
   }
 
   /** Res(a -> b) with the time embedding, then cross-attention to the tokens. */
   private block(x: tf.Tensor4D, temb: tf.Tensor2D, cond: tf.Tensor3D, name: string): tf.Tensor4D {
     const B = x.shape[0];
-    const cout = (this.w(`${name}.conv1.bias`) as tf.Tensor).size;
+    const cout = (this.params.get(`${name}.conv1.bias`) as tf.Tensor).size;
     let h = silu(this.norm2d(this.applyConv(x, `${name}.conv1`), `${name}.norm1`)) as tf.Tensor4D;
     h = tf.add(h, tf.reshape(this.applyDense(temb, `${name}.time`), [B, 1, 1, cout])) as tf.Tensor4D;
     h = silu(this.norm2d(this.applyConv(h, `${name}.conv2`), `${name}.norm2`)) as tf.Tensor4D;
-    h = tf.add(h, this.vars.has(`${name}.skip.kernel`) ? this.applyConv(x, `${name}.skip`) : x) as tf.Tensor4D;
+    h = tf.add(h, this.params.vars.has(`${name}.skip.kernel`) ? this.applyConv(x, `${name}.skip`) : x) as tf.Tensor4D;
     return this.attn.get(name)!.apply(h, cond);
   }
 
@@ -175,7 +157,7 @@ export class LatentUNet implements Denoiser {
   }
 
   weights(): Record<string, tf.Variable> {
-    const out: Record<string, tf.Variable> = Object.fromEntries(this.vars);
+    const out: Record<string, tf.Variable> = Object.fromEntries(this.params.vars);
     for (const [stage, a] of this.attn) for (const [k, v] of Object.entries(a.variables())) out[`${stage}.attn.${k}`] = v;
     out["tokens"] = this.tokens.table;
     return out;
@@ -205,9 +187,9 @@ export class LatentUNet implements Denoiser {
     await saveCheckpoint(file, this.toCheckpoint(schedule, step, extra));
   }
   dispose(): void {
-    tf.dispose([...this.vars.values(), this.tokens.table]);
+    tf.dispose([...this.params.vars.values(), this.tokens.table]);
     for (const a of this.attn.values()) a.dispose();
-    this.vars.clear();
+    this.params.vars.clear();
     this.attn.clear();
   }
 }
