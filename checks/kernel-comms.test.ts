@@ -78,7 +78,9 @@ test("a slider made in a cell: comm_open on iopub (parent: the cell), a widget-v
   const r = await kernel.execute('import { IntSlider } from "kernel-lib";\nconst s = new IntSlider({ value: 3, min: 0, max: 10, description: "k" });\ns.display("k = 3");\ns.id', { timeoutMs: 120000 });
   assert.equal(r.status, "ok", JSON.stringify(r.outputs));
   sliderId = JSON.parse(String(r.iopub.find((m) => m.header.msg_type === "execute_result")!.content.data["text/plain"]).replace(/'/g, '"'));
-  const opens = fe.childrenOf(r.reply.parent_header.msg_id!, from).filter((m) => m.header.msg_type === "comm_open");
+  // This front end's iopub socket is not the client's: wait for the messages to reach it too.
+  const cellId = r.reply.parent_header.msg_id!;
+  const opens = await fe.waitFor((m) => m.header.msg_type === "comm_open" && m.parent.msg_id === cellId, { from, count: 3 });
   assert.equal(opens.length, 3, "layout, style and slider");
   const slider = opens.find((m) => m.content.comm_id === sliderId)!;
   assert.equal(slider.content.target_name, "jupyter.widget");
@@ -145,12 +147,17 @@ test("the jupyter.widget.control target answers request_states with every live w
 
 test("a comm_msg while a cell awaits runs at once (the cell sees the value when it resumes), with no idle status mid-cell", async () => {
   const from = fe.iopub.length;
-  const cell = kernel.execute("await new Promise((r) => setTimeout(r, 1500));\ns.value", { timeoutMs: 30000 });
-  await new Promise((r) => setTimeout(r, 500));
+  // The cell awaits until it sees the new value (at most 20 s): it ends with 9 only if the comm_msg was handled
+  // while it awaited; were comm messages queued behind the cell, it would end with 4. No fixed delay, so a
+  // loaded machine that holds the kernel back for a second cannot reorder the messages.
+  const cell = kernel.execute("for (let i = 0; i < 400 && s.value !== 9; i++) await new Promise((r) => setTimeout(r, 50));\ns.value", { timeoutMs: 30000 });
+  await new Promise((r) => setTimeout(r, 300));
   const id = await fe.send("comm_msg", { comm_id: sliderId, data: { method: "update", state: { value: 9 }, buffer_paths: [] } });
   const [echo] = await fe.waitFor((m) => commMsgs(m) && m.parent.msg_id === id, { from });
   const r = await cell;
   assert.ok(echo, "no echo_update");
+  const cellId = r.reply.parent_header.msg_id;
+  await fe.waitFor((m) => m.header.msg_type === "status" && m.content.execution_state === "idle" && m.parent.msg_id === cellId, { from });
   const replyAt = fe.iopub.findIndex((m, i) => i >= from && m.header.msg_type === "status" && m.content.execution_state === "idle" && m.parent.msg_id === r.reply.parent_header.msg_id);
   assert.ok(fe.iopub.indexOf(echo!) < replyAt, "the echo came only after the cell finished");
   assert.deepEqual(fe.childrenOf(id, from).filter((m) => m.header.msg_type === "status"), [], "status for a comm_msg while a cell runs");
