@@ -8,10 +8,11 @@
  *   npx tsc -b
  *   flock /tmp/aigc-train.lock node build/scripts/train-gan.js
  *
- * Options (defaults): --tasks ring,fashion; --variants remedy,plain; --seeds 0,1,2; --steps 10000 (ring
+ * Options (defaults): --tasks ring,fashion; --variants remedy,plain; --seeds 0-9; --steps 10000 (ring
  * steps of batch 512); --fashion-steps 3000 (batch 64); --dcgan-steps 6000 (task dcgan: the DCGAN pair on Fashion-MNIST,
  * kernel-lib's createFashionGan with architecture "dcgan", into gan-dcgan.ckpt; not in the default tasks);
- * --out-dir notebooks/checkpoints; --max-seconds none
+ * --out-dir notebooks/checkpoints; --max-seconds none; --resume (keep the ring runs already in the out-dir's
+ * table, made with the same --steps, and run only the missing ones)
  * (stop every run between steps after this long, keeping what it reached, for a machine lent for a fixed
  * time). Checkpoints are also rewritten every 1,000 steps. Runs go in the
  * order remedy seed 0 and plain seed 0 (their weight-averaged generators are shipped), Fashion-MNIST, then
@@ -75,6 +76,7 @@ interface Args {
   dcganSteps: number;
   outDir: string;
   maxSeconds: number;
+  resume: boolean;
 }
 
 export const USAGE = `usage: node build/scripts/train-gan.js [options]
@@ -83,26 +85,28 @@ Trains the GANs of notebooks/05-gan.ipynb and writes the checkpoints and the tab
 
   --tasks LIST         ring, fashion, dcgan (the DCGAN pair on Fashion-MNIST), comma-separated (default ring,fashion)
   --variants LIST      remedy, plain or both (default remedy,plain)
-  --seeds LIST         ring seeds, comma-separated (default 0,1,2)
+  --seeds LIST         ring seeds, comma-separated (default 0,1,2,3,4,5,6,7,8,9)
   --steps N            ring steps of batch 512 (default 10000)
   --fashion-steps N    Fashion-MNIST steps of batch 64 (default 3000)
   --dcgan-steps N      DCGAN steps of batch 64 (default 6000)
   --out-dir DIR        where to write (default notebooks/checkpoints)
   --max-seconds N      stop every run between steps after N seconds, keeping what it reached (default none)
+  --resume             keep the ring runs already in the table (same --steps) and run only the missing ones
   -h, --help           print this and exit`;
 
 function parseArgs(argv: string[]): Args {
-  const o = new Options(argv, ["tasks", "variants", "seeds", "steps", "fashion-steps", "dcgan-steps", "out-dir", "max-seconds"]);
+  const o = new Options(argv, ["tasks", "variants", "seeds", "steps", "fashion-steps", "dcgan-steps", "out-dir", "max-seconds"], ["resume"]);
   const repo = path.resolve(__dirname, "..", "..");
   return {
     tasks: o.list("tasks", "ring,fashion", choiceItem(["ring", "fashion", "dcgan"])),
     variants: o.list("variants", "remedy,plain", choiceItem(["remedy", "plain"])),
-    seeds: o.list("seeds", "0,1,2", integerItem()),
+    seeds: o.list("seeds", "0,1,2,3,4,5,6,7,8,9", integerItem()),
     steps: o.number("steps", 10000, { min: 1 }),
     fashionSteps: o.number("fashion-steps", 3000, { min: 1 }),
     dcganSteps: o.number("dcgan-steps", 6000, { min: 1 }),
     maxSeconds: o.number("max-seconds", 1e9, { min: 1 }),
     outDir: path.resolve(o.string("out-dir") ?? path.join(repo, "notebooks", "checkpoints")),
+    resume: o.flag("resume"),
   };
 }
 
@@ -244,6 +248,22 @@ async function fashionRun(steps: number, ckptPath: string, architecture: "mlp" |
   gan.dispose();
 }
 
+/** With --resume: the runs of an existing table made with the same number of steps (a clear error otherwise). */
+function keptRuns(file: string, steps: number): RingRun[] {
+  if (!fs.existsSync(file)) return [];
+  let table: { runs?: RingRun[] };
+  try {
+    table = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`--resume: ${file} is not a readable table of ring runs (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (!Array.isArray(table.runs)) throw new Error(`--resume: ${file} has no "runs" array`);
+  const other = table.runs.filter((r) => r.steps !== steps);
+  if (other.length > 0) throw new Error(`--resume: ${file} holds runs of ${other[0]!.steps} steps, not --steps ${steps}; resume with the same --steps`);
+  console.log(`--resume: keeping ${table.runs.length} runs from ${file}: ${table.runs.map((r) => `${r.variant} ${r.seed}`).join(", ")}`);
+  return table.runs;
+}
+
 function writeTable(file: string, runs: RingRun[]): void {
   const tmp = `${file}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, JSON.stringify({ backend: currentBackend()?.summary, evalSeed: RING_EVAL_SEED, runs }, null, 1) + "\n");
@@ -256,7 +276,8 @@ async function main(): Promise<void> {
   if (args.maxSeconds < 1e9) stopAfter(args.maxSeconds);
   fs.mkdirSync(args.outDir, { recursive: true });
   const tablePath = path.join(args.outDir, "gan-ring-runs.json");
-  const runs: RingRun[] = [];
+  const runs: RingRun[] = args.resume ? keptRuns(tablePath, args.steps) : [];
+  const done = (v: string, s: number) => runs.some((r) => r.variant === v && r.seed === s);
   // The shipped seed-0 runs first (remedy, then plain), then Fashion-MNIST, then the rest of the table.
   const doRing = args.tasks.includes("ring");
   const first: ["remedy" | "plain", number][] = doRing ? args.variants.map((v) => [v, args.seeds[0]!]) : [];
@@ -272,10 +293,10 @@ async function main(): Promise<void> {
       `RESULT ring ${v} seed ${s}: ${run.modes}/8 modes, ${(100 * run.quality).toFixed(1)}% high quality (G as trained: ${run.rawModes}/8, ${(100 * run.rawQuality).toFixed(1)}%), ${run.steps} steps in ${run.seconds.toFixed(0)} s (${run.msPerStep.toFixed(1)} ms/step)`,
     );
   };
-  for (const [v, s] of first) await oneRing(v, s);
+  for (const [v, s] of first) if (!done(v, s)) await oneRing(v, s);
   if (args.tasks.includes("fashion")) await fashionRun(args.fashionSteps, path.join(args.outDir, "gan-fashion.ckpt"));
   if (args.tasks.includes("dcgan")) await fashionRun(args.dcganSteps, path.join(args.outDir, "gan-dcgan.ckpt"), "dcgan");
-  for (const [v, s] of rest) await oneRing(v, s);
+  for (const [v, s] of rest) if (!done(v, s)) await oneRing(v, s);
   console.log(`numTensors at the end: ${tf.memory().numTensors}`);
 }
 
