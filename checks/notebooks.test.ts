@@ -55,20 +55,54 @@ for (const file of notebooks) {
   test(`notebook ${file} runs in quick mode, with its exercises solved and untouched`, async () => {
     const notebook = path.join(notebooksDir, file);
     let untouched: string[] = [];
+    let afterSetup = NaN;
+    let atEnd = NaN;
     const report = await runNotebook({
       notebook,
       outPath: path.join(outDir, file),
       env: { AIGC_MODE: "quick", AIGC_EXERCISES: "strict" },
       transformSource: solutionsTransform(notebook),
+      // Live tensors after the setup cell (the lesson's first code cell, which imports tf) and after the last one.
+      afterCell: async (kernel, cell) => {
+        if (cell.codeCell === 1) afterSetup = await liveTensors(kernel, file);
+      },
       beforeShutdown: async (kernel, nb) => {
+        atEnd = await liveTensors(kernel, file);
         untouched = await checkUntouchedExercises(kernel, nb, file);
       },
     });
     const seconds = report.cells.reduce((s, c) => s + c.seconds, 0);
     console.log(`${file}: ${report.cells.length} code cells in ${seconds.toFixed(1)} s; exercises failing untouched and passing solved: ${untouched.join(", ") || "none"}`);
     assert.ok(report.ok, describeFailure(report));
+    assert.ok(
+      tensorsLeftOver(afterSetup, atEnd) === null,
+      `${file}: ${tensorsLeftOver(afterSetup, atEnd)}`,
+    );
   });
 }
+
+/** tf.memory().numTensors in the lesson's kernel (its first cell imports tf from kernel-lib). */
+async function liveTensors(kernel: KernelClient, file: string): Promise<number> {
+  const r = await kernel.execute("tf.memory().numTensors", { timeoutMs: 60000 });
+  const text = r.iopub.find((m) => m.header.msg_type === "execute_result")?.content.data["text/plain"];
+  const n = Number(text);
+  assert.ok(r.status === "ok" && Number.isInteger(n), `${file}: could not count live tensors (does its first cell import tf?): ${JSON.stringify(r.outputs)}`);
+  return n;
+}
+
+/** Why a lesson's end is wrong (more tensors alive than after its setup cell), or null when it is right. */
+export function tensorsLeftOver(afterSetup: number, atEnd: number): string | null {
+  if (!Number.isInteger(afterSetup) || !Number.isInteger(atEnd)) return `live tensors not counted (after setup ${afterSetup}, at the end ${atEnd})`;
+  if (atEnd > afterSetup) return `the lesson ends with ${atEnd} live tensors, ${atEnd - afterSetup} more than the ${afterSetup} after its setup cell: dispose what it made`;
+  return null;
+}
+
+test("the end-of-lesson tensor check fails on a lesson that leaves tensors behind, passes on one that frees them", () => {
+  assert.match(tensorsLeftOver(12, 40) ?? "", /28 more than the 12/);
+  assert.equal(tensorsLeftOver(12, 12), null);
+  assert.equal(tensorsLeftOver(12, 3), null);
+  assert.match(tensorsLeftOver(NaN, 3) ?? "", /not counted/);
+});
 
 test("notebooks/ holds the lessons", () => {
   assert.ok(notebooks.includes("00-tour.ipynb"), `expected notebooks/00-tour.ipynb among ${notebooks.join(", ")}`);

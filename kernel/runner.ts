@@ -68,6 +68,8 @@ export interface RunOptions {
   /** Progress callbacks. */
   onCellStart?: (cell: number, codeCell: number, codeCells: number, firstLine: string) => void;
   onCellEnd?: (report: CellReport) => void;
+  /** Runs in the same kernel after each code cell that succeeded, before the next one (e.g. to count live tensors after the setup cell). */
+  afterCell?: (kernel: KernelClient, report: CellReport) => Promise<void>;
   onIopub?: (cell: number, msg: Message) => void;
   onKernelOutput?: (text: string) => void;
   /** Runs after the last cell, before the kernel shuts down (e.g. to execute extra checks in the same kernel). */
@@ -185,6 +187,7 @@ export async function runNotebook(options: RunOptions): Promise<NotebookReport> 
       reports.push(report);
       options.onCellEnd?.(report);
       if (report.status !== "ok") failed = report;
+      else await options.afterCell?.(kernel, report);
     }
     await options.afterCells?.(kernel);
     if (!failed && options.beforeShutdown) await options.beforeShutdown(kernel, nb);
