@@ -9,22 +9,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { repoRoot } from "../kernel/kernelspec";
-
-const DEVELOPER_ONLY: [RegExp, string][] = [
-  [/\bflock\b/, "a lock-file command (flock)"],
-  [/\/tmp\//, "a scratch path under /tmp/"],
-  [/\/work\//, "a path of the development machine (/work/)"],
-];
-
-/** What in the cells' sources is meant for developers: "cell N: <what>" per finding. */
-export function developerMessages(cells: { source: string | string[] }[]): string[] {
-  const found: string[] = [];
-  cells.forEach((c, i) => {
-    const text = Array.isArray(c.source) ? c.source.join("") : c.source;
-    for (const [re, what] of DEVELOPER_ONLY) if (re.test(text)) found.push(`cell ${i + 1}: ${what}`);
-  });
-  return found;
-}
+import { developerMessages } from "./lib/lesson-rules";
+import { learnerCommand, shortBackend } from "kernel-lib";
 
 test("the rule finds developer messages in a made-up notebook", () => {
   assert.deepEqual(developerMessages([{ source: "ok" }, { source: ["make it with ", "flock /tmp/aigc-train.lock node x.js"] }]), [
@@ -59,6 +45,17 @@ test("the cell-size rule finds a long cell and a wide line in a made-up notebook
     { cell_type: "code", source: ["a\n", "b".repeat(111)] },
   ]), ["cell 2: 26 lines (at most 25)", "cell 4, line 2: 111 characters (at most 110)"]);
   assert.deepEqual(longCells([{ cell_type: "code", source: Array(25).fill("y".repeat(110)).join("\n") }]), []);
+});
+
+test("a recorded command is shown without its lock file and scratch folders; a backend banner as its short phrase", () => {
+  assert.equal(
+    learnerCommand("flock /tmp/aigc-train.lock scripts/train-vae.ts --latent 2 --out /tmp/vaerun/full-vae-latent2.ckpt --data=/work/x/y.idx"),
+    "scripts/train-vae.ts --latent 2 --out full-vae-latent2.ckpt --data=y.idx",
+  );
+  assert.equal(learnerCommand("scripts/train-gan.ts --tasks ring"), "scripts/train-gan.ts --tasks ring");
+  assert.deepEqual(developerMessages([{ source: learnerCommand("flock /tmp/l scripts/a.ts --out /work/runs/a.ckpt") }]), []);
+  assert.equal(shortBackend("kernel-lib backend: wasm+native [SIMD, 1 thread]; skipped tfjs-node (not installed)"), "wasm+native [SIMD, 1 thread]");
+  assert.throws(() => learnerCommand(undefined as unknown as string), /must be a string, got undefined/);
 });
 
 const dir = path.join(repoRoot(), "notebooks");

@@ -10,6 +10,7 @@ import { test } from "node:test";
 import { KernelClient, Output } from "../kernel/client";
 import { cellSource, describeFailure, exerciseId, Notebook, runNotebook, solutionsTransform } from "../kernel/runner";
 import { repoRoot } from "../kernel/kernelspec";
+import { developerMessagesIn } from "./lib/lesson-rules";
 
 const root = repoRoot();
 const notebooksDir = path.join(root, "notebooks");
@@ -74,10 +75,11 @@ for (const file of notebooks) {
     const seconds = report.cells.reduce((s, c) => s + c.seconds, 0);
     console.log(`${file}: ${report.cells.length} code cells in ${seconds.toFixed(1)} s; exercises failing untouched and passing solved: ${untouched.join(", ") || "none"}`);
     assert.ok(report.ok, describeFailure(report));
-    assert.ok(
-      tensorsLeftOver(afterSetup, atEnd) === null,
-      `${file}: ${tensorsLeftOver(afterSetup, atEnd)}`,
-    );
+    assert.ok(tensorsLeftOver(afterSetup, atEnd) === null, `${file}: ${tensorsLeftOver(afterSetup, atEnd)}`);
+    // What the lesson printed holds no message meant for developers either (lock files, scratch paths).
+    const executed = JSON.parse(fs.readFileSync(path.join(outDir, file), "utf8")) as Notebook;
+    const shown = executed.cells.map((c, i) => ({ label: `cell ${i + 1} output`, text: outputText((c.outputs ?? []) as Output[]) }));
+    assert.deepEqual(developerMessagesIn(shown), [], `${file}: outputs meant for developers`);
   });
 }
 

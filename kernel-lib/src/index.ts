@@ -49,6 +49,7 @@ export * from "./notebook/png";
 export * from "./notebook/report";
 export * from "./notebook/exercise";
 export * from "./notebook/check";
+export * from "./notebook/records";
 export { CommHandle, CommMessage, KernelComms, kernelComms, putBuffers, removeBuffers } from "./notebook/widgets/comm";
 export * from "./notebook/widgets/model";
 export * from "./notebook/widgets/controls";
