@@ -2,7 +2,7 @@
  * How a lesson shows the record a shipped checkpoint carries: the command that made it, as a learner would
  * type it in this checkout (no lock-file wrapper, no scratch folder of the machine it ran on), and the backend
  * it ran on in one short phrase (the lesson prints the full backend banner once, in its setup cell). Used by
- * every lesson that loads a shipped checkpoint: 02-transformer to 07-latent-diffusion.
+ * every lesson that loads a shipped checkpoint, from notebooks/02-transformer.ipynb to notebooks/07-latent-diffusion.ipynb.
  */
 
 /**
