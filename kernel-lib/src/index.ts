@@ -131,6 +131,8 @@ export * from "./models/exercises/check";
 export * from "./models/exercises/00-tour";
 export * from "./models/exercises/01-attention";
 export * from "./models/exercises/02-transformer";
+export * from "./models/exercises/03-encoder-decoder";
 export * from "./models/exercises/04-vae";
 export * from "./models/exercises/05-gan";
 export * from "./models/exercises/06-diffusion";
+export * from "./models/exercises/07-latent-diffusion";
