@@ -87,6 +87,7 @@ export * from "./models/vae/vae-base";
 export * from "./models/vae/vae";
 export * from "./models/vae/conv-vae";
 export * from "./models/vae/trainer";
+export * from "./models/vae/records";
 export * from "./models/gan/losses";
 export { ConvDiscriminator, ConvGanOptions, ConvGenerator } from "./models/gan/networks";
 export * from "./models/gan/packing";
