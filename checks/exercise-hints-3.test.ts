@@ -16,21 +16,18 @@ const vocabs = { srcVocab: DATE_VOCABS.source, tgtVocab: DATE_VOCABS.target };
 let shipped: EncoderDecoder;
 let untrained: EncoderDecoder;
 let pair: kernelLib.LatentDiffusionPair;
-let classifier: kernelLib.FashionClassifier;
 
 before(async () => {
   await kernelLib.useBestBackend({ verbose: false });
   shipped = kernelLib.loadSeq2Seq(path.join(checkpointsDir, "seq2seq-dates.ckpt")).model;
   untrained = new EncoderDecoder(dateSeq2SeqConfig(), new Rng(5));
   pair = kernelLib.loadLatentDiffusionPair(checkpointsDir);
-  classifier = kernelLib.loadClassifier(path.join(checkpointsDir, "fashion-classifier.ckpt")).model;
 });
 
 after(() => {
   shipped.dispose();
   untrained.dispose();
   pair.dispose();
-  classifier.dispose();
 });
 
 /** -sum_v q_v log p_v, written several ways: right, and with the usual mistakes. */
@@ -150,7 +147,7 @@ test("07 scale-factor: the solution passes; the variance, the std itself, no mea
 });
 
 test("07 guidance-prediction (experiment): the reference prediction passes; a wrong one is told what was measured and why", async () => {
-  const on = (predict: unknown) => ({ predict, pair, classifier });
+  const on = (predict: unknown) => ({ predict, pair, dir: checkpointsDir });
   await passes("guidance-prediction", on(solved("07-latent-diffusion", "guidance-prediction")));
   const wrong = on(() => ({ accuracyHigher: false, varianceLower: true }));
   const first = await verdict("guidance-prediction", wrong);

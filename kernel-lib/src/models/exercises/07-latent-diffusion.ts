@@ -9,7 +9,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { Exercise, expectValue, miss } from "../../notebook/exercise";
 import { byMode } from "../../runtime/mode";
-import { FashionClassifier } from "../classifier/fashion-classifier";
+import * as path from "node:path";
+import { FashionClassifier, loadClassifier } from "../classifier/fashion-classifier";
 import { ddimSample } from "../diffusion/samplers";
 import { latentScale } from "../latent/autoencoder";
 import { withinClassVariance } from "../latent/evaluate";
@@ -114,11 +115,12 @@ export const scaleFactorExercise: Exercise<ScaleFactorAnswer> = {
   hints: ["s = 1 / sqrt(Var), the variance over every entry of the tensor, its mean subtracted.", "tf.moments(latents.reshape([-1])).variance, read with dataSync(), inside tf.tidy; return 1 / Math.sqrt(variance)."],
 };
 
-/** What the guidance-prediction check gets: the learner's prediction, the shipped pair and the classifier. */
+/** What the guidance-prediction check gets: the learner's prediction and the shipped pair it samples from. */
 export interface GuidancePredictionAnswer {
   predict: () => { accuracyHigher: boolean; varianceLower: boolean };
   pair: LatentDiffusionPair;
-  classifier: FashionClassifier;
+  /** The folder of the shipped classifier fashion-classifier.ckpt. Default "checkpoints" (the lessons' working directory is notebooks/). */
+  dir?: string;
 }
 
 type Fidelity = { classAccuracy: number; withinClassVariance: number };
@@ -128,28 +130,38 @@ export const guidanceExperimentPerClass = (): number => byMode({ quick: 6, full:
 
 export const guidanceExperimentExercise: Exercise<GuidancePredictionAnswer> = {
   id: "guidance-prediction",
-  check: ({ predict, pair, classifier }) => {
+  check: ({ predict, pair, dir = "checkpoints" }) => {
     const prediction = predict();
     if (typeof prediction?.accuracyHigher !== "boolean" || typeof prediction?.varianceLower !== "boolean") {
       miss("guidancePrediction should return { accuracyHigher, varianceLower }, each true or false.");
     }
-    const labels = classLabels(10, guidanceExperimentPerClass());
-    const [w0, wBig] = [0, 12].map((w) => {
-      const images = sampleLatentImages(pair.ae, pair.scale, pair.model, pair.schedule, { labels, guidance: w, seed: 72 });
-      try {
-        const predicted = classify(classifier, images);
-        const classAccuracy = predicted.filter((p, i) => p === labels[i]).length / labels.length;
-        return { classAccuracy, withinClassVariance: withinClassVariance(classifierFeatures(classifier, images), labels) };
-      } finally {
-        images.dispose();
-      }
-    }) as [Fidelity, Fidelity];
-    const measured = `w = 0: class accuracy ${w0.classAccuracy.toFixed(3)}, within-class variance ${w0.withinClassVariance.toFixed(1)}; w = 12: ${wBig.classAccuracy.toFixed(3)}, ${wBig.withinClassVariance.toFixed(1)} (${labels.length} samples each).`;
-    const why = `Measured, ${measured} Guidance samples roughly p(z) p(y | z)^(1 + w): a larger w pulls every sample towards what the classifier inside the model finds most typical of its class, so more samples are recognised and they vary less.`;
-    const yesNo = (b: boolean) => (b ? "yes" : "no");
-    comparePrediction("class accuracy higher at w = 12", yesNo(prediction.accuracyHigher), yesNo(wBig.classAccuracy > w0.classAccuracy), why);
-    comparePrediction("within-class variance lower at w = 12", yesNo(prediction.varianceLower), yesNo(wBig.withinClassVariance < w0.withinClassVariance), why);
-    return measured;
+    const { model: classifier } = loadClassifier(path.join(dir, "fashion-classifier.ckpt"));
+    try {
+      return guidanceCheck(prediction, pair, classifier);
+    } finally {
+      classifier.dispose();
+    }
   },
   hints: ["Guidance multiplies the pull towards the class by 1 + w: what does that do to how typical the samples are, and to their spread?"],
 };
+
+/** The experiment on a loaded classifier: samples at w = 0 and 12, both measured; returns what was measured. */
+function guidanceCheck(prediction: { accuracyHigher: boolean; varianceLower: boolean }, pair: LatentDiffusionPair, classifier: FashionClassifier): string {
+  const labels = classLabels(10, guidanceExperimentPerClass());
+  const [w0, wBig] = [0, 12].map((w) => {
+    const images = sampleLatentImages(pair.ae, pair.scale, pair.model, pair.schedule, { labels, guidance: w, seed: 72 });
+    try {
+      const predicted = classify(classifier, images);
+      const classAccuracy = predicted.filter((p, i) => p === labels[i]).length / labels.length;
+      return { classAccuracy, withinClassVariance: withinClassVariance(classifierFeatures(classifier, images), labels) };
+    } finally {
+      images.dispose();
+    }
+  }) as [Fidelity, Fidelity];
+  const measured = `w = 0: class accuracy ${w0.classAccuracy.toFixed(3)}, within-class variance ${w0.withinClassVariance.toFixed(1)}; w = 12: ${wBig.classAccuracy.toFixed(3)}, ${wBig.withinClassVariance.toFixed(1)} (${labels.length} samples each).`;
+  const why = `Measured, ${measured} Guidance samples roughly p(z) p(y | z)^(1 + w): a larger w pulls every sample towards what the classifier inside the model finds most typical of its class, so more samples are recognised and they vary less.`;
+  const yesNo = (b: boolean) => (b ? "yes" : "no");
+  comparePrediction("class accuracy higher at w = 12", yesNo(prediction.accuracyHigher), yesNo(wBig.classAccuracy > w0.classAccuracy), why);
+  comparePrediction("within-class variance lower at w = 12", yesNo(prediction.varianceLower), yesNo(wBig.withinClassVariance < w0.withinClassVariance), why);
+  return measured;
+}
