@@ -43,7 +43,7 @@ export async function diagnoses(id: string, answer: unknown, diagnosis: RegExp, 
 }
 
 /** A lesson's reference solution as a function. */
-export const solved = (stem: string, id: string) => solutionFunction(stem, id);
+export const solved = (stem: string, id: string, extra: Record<string, unknown> = {}) => solutionFunction(stem, id, extra);
 
 /** An experiment's answer built from the reference solution's measurement and a prediction. */
 export const experiment = (stem: string, id: string, prediction: unknown, extra: Record<string, unknown> = {}) => ({ prediction, measure: solved(stem, id), ...extra });

@@ -46,13 +46,16 @@ export function signature(source: string): string | undefined {
   return /^(function\s+\w+.*?)\s*\{\s*$/m.exec(source)?.[1]?.trim();
 }
 
-/** A lesson's solution as a callable function. */
-export function solutionFunction(stem: string, id: string): (...args: unknown[]) => unknown {
+/**
+ * A lesson's solution as a callable function. `extra` adds names the solution reads from the lesson's earlier
+ * cells (lesson 03's `srcVocab`, for example) to kernel-lib's.
+ */
+export function solutionFunction(stem: string, id: string, extra: Record<string, unknown> = {}): (...args: unknown[]) => unknown {
   const source = fs.readFileSync(solutionPath(stem, id), "utf8").replace(/^import .*;$/gm, "");
   const name = /^function\s+(\w+)/m.exec(source)?.[1];
   if (!name) throw new Error(`${solutionPath(stem, id)}: no top-level function`);
   const js = ts.transpileModule(source, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.None } }).outputText;
-  const scope = { ...kernelLib };
+  const scope = { ...kernelLib, ...extra };
   const make = new Function(...Object.keys(scope), `${js}\nreturn ${name};`) as (...v: unknown[]) => (...args: unknown[]) => unknown;
   return make(...Object.values(scope));
 }

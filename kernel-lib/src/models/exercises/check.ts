@@ -1,6 +1,6 @@
 /**
  * `checkExercise(id, answer)`: the one call of every exercise's check cell, in notebooks/00-tour.ipynb to
- * notebooks/06-diffusion.ipynb. The id picks the exercise's check (one file per lesson beside this one), and
+ * notebooks/07-latent-diffusion.ipynb. The id picks the exercise's check (one file per lesson beside this one), and
  * the answer's type is the exercise's, so a learner's function with the wrong signature is a type error in
  * the check cell. Hints escalate on repeated failures (kernel-lib/src/notebook/exercise.ts).
  */
@@ -8,9 +8,11 @@ import { Exercise, runExercise } from "../../notebook/exercise";
 import { stableSoftmaxExercise } from "./00-tour";
 import { attentionFromMatmulExercise, causalMaskExercise, paddingMaskExercise, scoreScaleExercise } from "./01-attention";
 import { layerNormExercise, sinusoidalPeExercise, temperatureFitExercise, topKSamplingExercise } from "./02-transformer";
+import { beamWidthExercise, meanConfidenceExercise, smoothedLossExercise } from "./03-encoder-decoder";
 import { betaVaeExercise, elboOneImageExercise, klTermExercise, reparameterizeExercise } from "./04-vae";
 import { countModesExercise, minibatchStdModesExercise, nonSaturatingLossExercise, optimalDExercise } from "./05-gan";
 import { ddimStepExercise, ddimStepsExercise, noisyAtExercise, posteriorMeanExercise } from "./06-diffusion";
+import { guidanceExperimentExercise, guidedEpsExercise, scaleFactorExercise } from "./07-latent-diffusion";
 
 const exercises = {
   "stable-softmax": stableSoftmaxExercise,
@@ -22,6 +24,9 @@ const exercises = {
   "layer-norm": layerNormExercise,
   "top-k-sampling": topKSamplingExercise,
   "temperature-fit": temperatureFitExercise,
+  "smoothed-loss": smoothedLossExercise,
+  "mean-confidence": meanConfidenceExercise,
+  "beam-width": beamWidthExercise,
   "kl-term": klTermExercise,
   "reparameterize": reparameterizeExercise,
   "elbo-one-image": elboOneImageExercise,
@@ -34,6 +39,9 @@ const exercises = {
   "posterior-mean": posteriorMeanExercise,
   "ddim-step": ddimStepExercise,
   "ddim-steps": ddimStepsExercise,
+  "guided-eps": guidedEpsExercise,
+  "scale-factor": scaleFactorExercise,
+  "guidance-prediction": guidanceExperimentExercise,
 };
 
 /** Every exercise by id. */
@@ -50,8 +58,8 @@ export const exerciseIds = Object.keys(exercises) as (keyof Exercises)[];
  */
 export async function checkExercise<K extends keyof Exercises>(id: K, answer: AnswerOf<K>): Promise<void>;
 /**
- * The older form, still used by the lessons written before the checks moved here (the encoder-decoder and
- * latent-diffusion lessons): `test` throws when the answer is wrong, and `hint` is the one hint.
+ * The older form, for a check written in the notebook itself: `test` throws when the answer is wrong, and
+ * `hint` is the one hint.
  */
 export async function checkExercise(id: string, test: () => void | Promise<void>, hint: string): Promise<void>;
 export async function checkExercise(id: string, answer: unknown, hint?: string): Promise<void> {
