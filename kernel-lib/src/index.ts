@@ -84,6 +84,8 @@ export * from "./models/transformer/char-lm";
 export * from "./models/transformer/bpe";
 export * from "./models/transformer/ngram";
 export * from "./models/transformer/checks";
+export * from "./models/transformer/char-gpt-record";
+export * from "./models/transformer/attention-maps";
 export * from "./models/vae/losses";
 export * from "./models/vae/vae-base";
 export * from "./models/vae/vae";
