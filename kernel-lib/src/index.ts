@@ -28,6 +28,7 @@ export * from "./nn/group-norm";
 export * from "./nn/losses";
 export * from "./nn/network";
 export * from "./nn/mlp";
+export * from "./nn/assign";
 
 // data/: the data sets and corpora
 export * from "./data/idx";
@@ -50,6 +51,7 @@ export * from "./notebook/report";
 export * from "./notebook/exercise";
 export * from "./notebook/check";
 export * from "./notebook/records";
+export * from "./notebook/format";
 export { CommHandle, CommMessage, KernelComms, kernelComms, putBuffers, removeBuffers } from "./notebook/widgets/comm";
 export * from "./notebook/widgets/model";
 export * from "./notebook/widgets/controls";
@@ -82,6 +84,8 @@ export * from "./models/transformer/char-lm";
 export * from "./models/transformer/bpe";
 export * from "./models/transformer/ngram";
 export * from "./models/transformer/checks";
+export * from "./models/transformer/char-gpt-record";
+export * from "./models/transformer/attention-maps";
 export * from "./models/vae/losses";
 export * from "./models/vae/vae-base";
 export * from "./models/vae/vae";
