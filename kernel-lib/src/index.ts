@@ -94,6 +94,8 @@ export * from "./models/gan/dcgan";
 export * from "./models/gan/gan";
 export * from "./models/gan/shipped";
 export * from "./models/gan/presets";
+export * from "./models/gan/ring-shipped";
+export * from "./models/gan/ring-plots";
 export * from "./models/diffusion/schedules";
 export { posteriorCoefficients, predictX0, qSample, qStep, sampleTimesteps } from "./models/diffusion/forward";
 export * from "./models/diffusion/time-embedding";
