@@ -106,6 +106,8 @@ export * from "./models/diffusion/loss";
 export * from "./models/diffusion/samplers";
 export * from "./models/diffusion/guidance";
 export * from "./models/diffusion/trainer";
+export * from "./models/diffusion/records";
+export * from "./models/diffusion/ring-recipes";
 export * from "./models/seq2seq/vocab";
 export * from "./models/cross-attention";
 export * from "./models/seq2seq/encoder-decoder";
