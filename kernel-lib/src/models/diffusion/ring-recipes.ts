@@ -24,7 +24,7 @@ export const RING_DIFFUSION_RECIPE: RingDiffusionRecipe = {
 /**
  * Quick mode's recipe: width 64 (20,994 parameters), 1,500 steps of 512, Adam 5e-3 decayed over the 1,500
  * steps, EMA 0.95. In a sweep on 2 CPU cores (five seeds) it reached 8/8 modes with 86-88% of 2,500 ancestral
- * samples within 3 standard deviations, at a few milliseconds a step.
+ * samples within 3 standard deviations (85.9% on the lesson's seed), at a few milliseconds a step.
  */
 export const RING_DIFFUSION_QUICK: RingDiffusionRecipe = {
   config: { ...DIFFUSION_POINTS_CONFIG, hidden: 64 },
