@@ -2,7 +2,7 @@
  * Showing a Vega-Lite chart: one display bundle with the spec (JupyterLab and VS Code draw it), an SVG rendered
  * here with vega (classic Notebook, GitHub, nbconvert) and a text line. Taught in notebooks/00-tour.ipynb.
  */
-import { sendDisplay } from "./display";
+import { newDisplayId, sendDisplay } from "./display";
 import { Spec } from "./plot";
 
 type VegaModule = typeof import("vega");
@@ -72,4 +72,22 @@ export async function chartBundle(spec: Spec): Promise<Record<string, unknown>> 
 export async function showChart(spec: Spec, options: { displayId?: string; update?: boolean } = {}): Promise<void> {
   const data = await chartBundle(spec);
   sendDisplay({ data, metadata: {}, ...(options.displayId ? { transient: { display_id: options.displayId } } : {}) }, options.update ?? false);
+}
+
+/** A chart shown in one output that later charts replace in place: a live plot during training. */
+export interface LiveChart {
+  /** Shows `spec`: the first call adds the output, later calls redraw it. */
+  show(spec: Spec): Promise<void>;
+}
+
+/** A {@link LiveChart} under a fresh display id (taught in notebooks/05-gan.ipynb's live ring scatter). */
+export function liveChart(prefix = "chart"): LiveChart {
+  const displayId = newDisplayId(prefix);
+  let shown = false;
+  return {
+    show: async (spec) => {
+      await showChart(spec, { displayId, update: shown });
+      shown = true;
+    },
+  };
 }

@@ -41,6 +41,8 @@ export interface LineOptions extends ChartOptions {
   yTitle?: string;
   /** Logarithmic y axis. Default false. */
   logY?: boolean;
+  /** Logarithmic x axis. Default false. */
+  logX?: boolean;
   /** Draw points on the line. Default false. */
   points?: boolean;
 }
@@ -53,7 +55,7 @@ export function lineChart(rows: Row[], options: LineOptions = {}): Spec {
     data: { values: rows },
     mark: { type: "line", point: options.points ?? false, tooltip: true },
     encoding: {
-      x: { field: x, type: "quantitative", title: options.xTitle ?? x },
+      x: { field: x, type: "quantitative", title: options.xTitle ?? x, ...(options.logX ? { scale: { type: "log" } } : {}) },
       y: { field: y, type: "quantitative", title: options.yTitle ?? y, scale: options.logY ? { type: "log" } : { zero: false } },
       ...(color ? { color: { field: color, type: "nominal" } } : {}),
     },

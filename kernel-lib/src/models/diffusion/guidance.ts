@@ -5,8 +5,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Denoiser } from "./denoiser";
+import { loadDiffusion } from "./denoiser-mlp";
 import { ddpmSample } from "./samplers";
 import { NoiseSchedule } from "./schedules";
+import { scatter, Spec } from "../../notebook/plot";
 
 export interface GuidedSamples {
   /** The guidance weight w. */
@@ -45,4 +47,28 @@ export function guidanceSampler(model: Denoiser, schedule: NoiseSchedule, option
     });
     return { w, points, labels };
   };
+}
+
+/**
+ * {@link guidanceSampler} for a shipped class-conditioned checkpoint that loads the model at each call and frees
+ * it after: it holds no tensors between calls, so a slider built on it keeps working after the lesson has freed
+ * its models (loading lesson 06's small model takes milliseconds next to the sampling). The same samples as
+ * `guidanceSampler` on the loaded model.
+ */
+export function shippedGuidanceSampler(file: string, options: GuidanceSamplerOptions = {}): (w: number) => GuidedSamples {
+  return (w: number) => {
+    const { model, schedule } = loadDiffusion(file);
+    try {
+      return guidanceSampler(model, schedule, options)(w);
+    } finally {
+      model.dispose();
+    }
+  };
+}
+
+/** A scatter of guided samples coloured by requested class, on the lesson's axes ([-5, 5] x [-4, 4]). */
+export function guidanceScatter(g: GuidedSamples, options: { title?: string; width?: number; height?: number } = {}): Spec {
+  const rows = g.points.map(([x, y], i) => ({ x, y, class: String(g.labels[i]) }));
+  const size = { width: options.width ?? 190, height: options.height ?? 190 };
+  return scatter(rows, { title: options.title ?? `w = ${g.w}`, color: "class", ...size, size: 4, xDomain: [-5, 5], yDomain: [-4, 4] });
 }

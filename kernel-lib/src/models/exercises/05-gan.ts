@@ -9,9 +9,8 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { Exercise, expectValue, miss } from "../../notebook/exercise";
 import { ringCentres } from "../../data/ring";
-import { createMlp, Mlp } from "../../nn/mlp";
-import { disposeCheckpoint, loadCheckpoint } from "../../train/checkpoint";
 import { sampleLatent } from "../gan/gan";
+import { loadRingGenerator, RingGenerator } from "../gan/ring-shipped";
 import { comparePrediction, requirePrediction } from "./predictions";
 
 const softplus = (l: number) => Math.max(l, 0) + Math.log1p(Math.exp(-Math.abs(l)));
@@ -98,26 +97,6 @@ export const countModesExercise: Exercise<(points: Pts, centres: Pts, std: numbe
   },
   hints: ["For each centre count the points p with Math.hypot(p[0] - c[0], p[1] - c[1]) <= 3 * std.", "Then return the number of centres whose count is >= minCount."],
 };
-
-/** A generator of the ring GAN loaded from a checkpoint made by scripts/train-gan.ts. */
-export interface RingGenerator {
-  generator: Mlp;
-  latentDim: number;
-  minibatchStd: boolean;
-}
-
-/** Loads the generator (G's weight average) of a ring-GAN checkpoint; dispose its `generator` when done. */
-export function loadRingGenerator(file: string): RingGenerator {
-  const ckpt = loadCheckpoint(file, { kind: "gan-ring" });
-  try {
-    const cfg = ckpt.config as { latentDim: number; hidden: number[]; minibatchStd: boolean };
-    const generator = createMlp({ sizes: [cfg.latentDim, ...cfg.hidden, 2], name: "G" });
-    generator.loadWeights(ckpt.weights);
-    return { generator, latentDim: cfg.latentDim, minibatchStd: cfg.minibatchStd };
-  } finally {
-    disposeCheckpoint(ckpt);
-  }
-}
 
 /** Modes covered (PacGAN's rule: >= 1% of the samples within 3 std) by n samples of G on codes drawn with `seed`, in float64. */
 export function modesByHand(g: RingGenerator, n: number, seed: number): number {
