@@ -9,14 +9,31 @@
  */
 import * as fs from "node:fs";
 import { CharGPT, charGPTConfig, CharGPTPreset, CharGPTTrainOptions, CharTokenizer, loadPrideAndPrejudice, setSeed, trainCharGPT, useBestBackend } from "kernel-lib";
-import { Options } from "./options";
+import { commandLineOrExit, Options } from "./options";
+
+export const USAGE = `usage: node build/scripts/ablate-char-gpt.js [options]
+
+Trains the character GPT once per training-practice option (warm-up and cosine decay, clipping, dropout, weight
+tying, all four) with the same model, data, seed and steps; prints the table and writes the rows as JSON.
+
+  --preset NAME   tiny, small or base (default small)
+  --steps N       training steps per row (default 1500)
+  --seed N        the seed of every row (default 0)
+  --out FILE      where the JSON rows go (default reports/ablate-char-gpt.json)
+  -h, --help      print this and exit`;
+
+function parseArgs(argv: string[]): { preset: CharGPTPreset; steps: number; seed: number; out: string } {
+  const o = new Options(argv, ["preset", "steps", "seed", "out"]);
+  return {
+    preset: o.choice("preset", ["tiny", "small", "base"], "small") as CharGPTPreset,
+    steps: o.number("steps", 1500, { min: 1 }),
+    seed: o.number("seed", 0, { min: -Infinity }),
+    out: o.string("out") ?? "reports/ablate-char-gpt.json",
+  };
+}
 
 async function main(): Promise<void> {
-  const o = new Options(process.argv.slice(2), ["preset", "steps", "seed", "out"]);
-  const preset = o.choice("preset", ["tiny", "small", "base"], "small") as CharGPTPreset;
-  const steps = o.number("steps", 1500, { min: 1 });
-  const seed = o.number("seed", 0, { min: -Infinity });
-  const out = o.string("out") ?? "reports/ablate-char-gpt.json";
+  const { preset, steps, seed, out } = commandLineOrExit("ablate-char-gpt", USAGE, parseArgs);
   await useBestBackend();
   const text = loadPrideAndPrejudice();
   const tokenizer = CharTokenizer.fromText(text);

@@ -11,15 +11,33 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BpeTokenizer, CharGPT, charGPTConfig, charGPTLoss, CharGPTPreset, CharTokenizer, loadPrideAndPrejudice, setSeed, splitTrainVal, Tokenizer, trainCharGPT, useBestBackend } from "kernel-lib";
-import { Options } from "./options";
+import { commandLineOrExit, Options } from "./options";
+
+export const USAGE = `usage: node build/scripts/compare-bpe.js [options]
+
+Trains the same GPT over characters and over a byte-level BPE vocabulary (same architecture, batch, context,
+steps and seed) and scores both in nats per held-out character; prints the table and writes the rows as JSON.
+
+  --preset NAME   tiny, small or base (default small)
+  --steps N       training steps of each model (default 1500)
+  --seed N        the seed of both runs (default 0)
+  --vocab N       BPE vocabulary size, at least 257 (default 512)
+  --out FILE      where the JSON rows go (default reports/compare-bpe.json)
+  -h, --help      print this and exit`;
+
+function parseArgs(argv: string[]): { preset: CharGPTPreset; steps: number; seed: number; vocab: number; out: string } {
+  const o = new Options(argv, ["preset", "steps", "seed", "vocab", "out"]);
+  return {
+    preset: o.choice("preset", ["tiny", "small", "base"], "small") as CharGPTPreset,
+    steps: o.number("steps", 1500, { min: 1 }),
+    seed: o.number("seed", 0, { min: -Infinity }),
+    vocab: o.number("vocab", 512, { min: 257 }),
+    out: o.string("out") ?? "reports/compare-bpe.json",
+  };
+}
 
 async function main(): Promise<void> {
-  const o = new Options(process.argv.slice(2), ["preset", "steps", "seed", "vocab", "out"]);
-  const preset = o.choice("preset", ["tiny", "small", "base"], "small") as CharGPTPreset;
-  const steps = o.number("steps", 1500, { min: 1 });
-  const seed = o.number("seed", 0, { min: -Infinity });
-  const vocab = o.number("vocab", 512, { min: 257 });
-  const out = o.string("out") ?? "reports/compare-bpe.json";
+  const { preset, steps, seed, vocab, out } = commandLineOrExit("compare-bpe", USAGE, parseArgs);
   await useBestBackend();
   const text = loadPrideAndPrejudice();
   const trainText = text.slice(0, Math.floor(0.9 * text.length));

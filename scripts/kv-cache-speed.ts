@@ -8,12 +8,24 @@
  */
 import * as path from "node:path";
 import { generate, generateCached, loadCharGPT, Rng, useBestBackend } from "kernel-lib";
-import { integerItem, Options } from "./options";
+import { commandLineOrExit, integerItem, Options } from "./options";
+
+export const USAGE = `usage: node build/scripts/kv-cache-speed.js [options]
+
+Times writing N characters with the shipped character GPT naively and with the KV cache, from a one-character
+prompt, median over rounds, and prints the speed-up at each length.
+
+  --rounds N       runs per length and generator (default 3)
+  --lengths LIST   characters to write, comma-separated (default 16,32,63,200)
+  -h, --help       print this and exit`;
+
+function parseArgs(argv: string[]): { rounds: number; lengths: number[] } {
+  const o = new Options(argv, ["rounds", "lengths"]);
+  return { rounds: o.number("rounds", 3, { min: 1 }), lengths: o.list("lengths", "16,32,63,200", integerItem(1)) };
+}
 
 async function main(): Promise<void> {
-  const o = new Options(process.argv.slice(2), ["rounds", "lengths"]);
-  const rounds = o.number("rounds", 3, { min: 1 });
-  const lengths = o.list("lengths", "16,32,63,200", integerItem(1));
+  const { rounds, lengths } = commandLineOrExit("kv-cache-speed", USAGE, parseArgs);
   await useBestBackend();
   const { model, tokenizer } = loadCharGPT(path.join(__dirname, "..", "..", "notebooks", "checkpoints", "char-gpt.ckpt"));
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

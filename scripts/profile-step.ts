@@ -6,8 +6,32 @@
  *   npx tsc -b && node build/scripts/profile-step.js [--workloads vae,gan] [--steps 20] [--top 12]
  */
 import { tf, useBestBackend } from "kernel-lib";
-import { makeWorkload, WorkloadName } from "./bench-workloads";
-import { Options } from "./options";
+import { isWorkload, makeWorkload, WORKLOADS, WorkloadName } from "./bench-workloads";
+import { commandLineOrExit, Options } from "./options";
+
+export const USAGE = `usage: node build/scripts/profile-step.js [options]
+
+Profiles one training step of a benchmark workload, kernel by kernel (calls and time, from tf.profile), with
+tf.train.adam and with kernel-lib's fused Adam, and prints the median step time of each.
+
+  --workloads LIST   comma-separated, from ${WORKLOADS.join(", ")} (default vae,gan)
+  --steps N          timed steps for the median (default 20)
+  --top N            kernels listed per table, the slowest first (default 12)
+  -h, --help         print this and exit`;
+
+interface Args {
+  workloads: WorkloadName[];
+  steps: number;
+  top: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const o = new Options(argv, ["workloads", "steps", "top"]);
+  const workloads = (o.string("workloads") ?? "vae,gan").split(",").map((w) => w.trim());
+  const unknown = workloads.filter((w) => !isWorkload(w));
+  if (unknown.length > 0) throw new Error(`--workloads: unknown ${unknown.join(", ")}; choose from ${WORKLOADS.join(", ")}`);
+  return { workloads: workloads as WorkloadName[], steps: o.number("steps", 20, { min: 1 }), top: o.number("top", 12, { min: 1 }) };
+}
 
 async function profile(name: WorkloadName, adam: "fused" | "tfjs", steps: number, top: number): Promise<void> {
   const w = makeWorkload(name, { adam });
@@ -35,15 +59,12 @@ async function profile(name: WorkloadName, adam: "fused" | "tfjs", steps: number
 }
 
 async function main(): Promise<void> {
-  const o = new Options(process.argv.slice(2), ["workloads", "steps", "top"]);
-  const workloads = (o.string("workloads") ?? "vae,gan").split(",") as WorkloadName[];
-  const steps = o.number("steps", 20, { min: 1 });
-  const top = o.number("top", 12, { min: 1 });
+  const { workloads, steps, top } = commandLineOrExit("profile-step", USAGE, parseArgs);
   await useBestBackend();
   for (const name of workloads) for (const adam of ["tfjs", "fused"] as const) await profile(name, adam, steps, top);
 }
 
-main().catch((e: unknown) => {
+if (require.main === module) main().catch((e: unknown) => {
   console.error(e instanceof Error ? e.stack ?? e.message : e);
   process.exit(1);
 });

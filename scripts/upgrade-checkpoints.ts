@@ -60,10 +60,28 @@ async function upgrade(file: string): Promise<void> {
   }
 }
 
+export const USAGE = `usage: node build/scripts/upgrade-checkpoints.js [FILE.ckpt ...]
+
+Re-writes format-1 checkpoints in format 2 (SHA-256 of the whole file), losslessly, and proves it (same weight
+bits, same kind, config, step and extra). Files already in format 2 are left alone. Without files: every
+notebooks/checkpoints/*.ckpt.
+
+  --help, -h   print this and exit`;
+
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const option = args.find((a) => a.startsWith("-"));
+  if (option) {
+    process.stderr.write(`upgrade-checkpoints: unknown option ${option}; options: --help\n\n${USAGE}\n`);
+    process.exit(1);
+  }
   await tf.setBackend("cpu"); // plain typed arrays: the bytes go in and out untouched
   const dir = path.resolve(__dirname, "..", "..", "notebooks", "checkpoints");
-  const files = process.argv.length > 2 ? process.argv.slice(2) : fs.readdirSync(dir).filter((f) => f.endsWith(".ckpt")).sort().map((f) => path.join(dir, f));
+  const files = args.length > 0 ? args : fs.readdirSync(dir).filter((f) => f.endsWith(".ckpt")).sort().map((f) => path.join(dir, f));
   for (const file of files) await upgrade(file);
 }
 
