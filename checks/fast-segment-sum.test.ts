@@ -1,5 +1,5 @@
 /**
- * The wasm backend's UnsortedSegmentSum (kernel-lib/src/runtime/wasm-kernels.ts) against hand-computed values
+ * The wasm backend's UnsortedSegmentSum and row-copy GatherV2 (kernel-lib/src/runtime/wasm-kernels.ts) against hand-computed values
  * and the cpu backend, including tf.gather's gradient (how embeddings train).
  */
 import { test } from "node:test";
@@ -74,4 +74,64 @@ test("an embedding trains on wasm without leaking tensors", async () => {
   assertClose(Array.from(table.dataSync()), [0.7, 0.7, 0.7, 1, 1, 1, 0.4, 0.4, 0.4, 1, 1, 1, 1, 1, 1, 0.7, 0.7, 0.7]);
   tf.dispose([table, ids]);
   opt.dispose();
+});
+
+// GatherV2 (the row-copy kernel that replaces wasm's element-by-element one).
+
+/** A seeded list of integers in [0, n). */
+function ints(count: number, n: number, seed: number): number[] {
+  let s = seed >>> 0;
+  return Array.from({ length: count }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s % n;
+  });
+}
+
+test("GatherV2 on wasm is kernel-lib's row copy, and gathers as a hand computation says", async () => {
+  await useBestBackend({ force: "wasm", verbose: false });
+  assert.equal(tf.getKernel("GatherV2", "wasm")?.kernelFunc.name, "gatherV2");
+  const got = await on("wasm", () => tf.gather(tf.tensor2d([[1, 2], [3, 4], [5, 6]]), tf.tensor1d([2, 0, 2], "int32")));
+  assert.deepEqual(got, [5, 6, 1, 2, 5, 6]);
+  const cols = await on("wasm", () => tf.gather(tf.tensor2d([[1, 2, 3], [4, 5, 6]]), tf.tensor1d([2, 1], "int32"), 1));
+  assert.deepEqual(cols, [3, 2, 6, 5]);
+});
+
+test("GatherV2 agrees with the cpu backend over axes, negative axes, index ranks and dtypes", async () => {
+  const shape = [3, 5, 4, 2];
+  let seed = 7;
+  for (const dtype of ["float32", "int32", "bool"] as const) {
+    for (const axis of [0, 1, 2, 3, -1, -3]) {
+      for (const idxShape of [[6], [2, 3], [1]]) {
+        const size = shape[axis < 0 ? axis + shape.length : axis]!;
+        const idx = ints(idxShape.reduce((a, b) => a * b, 1), size, seed++);
+        const values = ints(120, 9, seed++).map((v) => (dtype === "bool" ? v % 2 : v - 4));
+        const f = () => tf.gather(tf.tensor(values, shape, dtype), tf.tensor(idx, idxShape, "int32"), axis);
+        assert.deepEqual(await on("wasm", f), await on("cpu", f), `${dtype}, axis ${axis}, indices [${idxShape}]`);
+      }
+    }
+  }
+});
+
+test("GatherV2 with batchDims 1 falls back to the wasm backend's own kernel and agrees with cpu", async () => {
+  const f = () => tf.gather(tf.range(0, 24, 1, "float32").reshape([2, 3, 4]), tf.tensor2d([[2, 0], [1, 1]], [2, 2], "int32"), 1, 1);
+  assert.deepEqual(await on("wasm", f), await on("cpu", f));
+});
+
+test("GatherV2 refuses an index out of range, naming it, and leaks nothing", async () => {
+  await useBestBackend({ force: "wasm", verbose: false });
+  const before = tf.memory().numTensors;
+  const x = tf.tensor2d([[1, 2], [3, 4]]);
+  const bad = tf.tensor1d([0, 2], "int32");
+  assert.throws(() => tf.gather(x, bad), /index 2 \(position 1\) is not in \[0, 1\]/);
+  tf.dispose([x, bad]);
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test("an embedding trains on wasm through the row-copy gather: gradient equal to the cpu backend's", async () => {
+  const ids = ints(64, 10, 3);
+  const f = () =>
+    tf.grad((table: tf.Tensor) => tf.sum(tf.mul(tf.gather(table, tf.tensor2d(ids, [8, 8], "int32")), tf.linspace(-1, 1, 8 * 8 * 6).reshape([8, 8, 6]))))(
+      tf.linspace(0, 1, 60).reshape([10, 6]),
+    );
+  assertClose(await on("wasm", f), await on("cpu", f));
 });
