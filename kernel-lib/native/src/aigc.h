@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
@@ -60,9 +61,12 @@ class Pool {
       next_.store(0);
       open_ = true;
       generation_++;
+      published_.store(generation_, std::memory_order_release);
     }
     cv_.notify_all();
     Drain(f, chunks);
+    // A worker still on its last chunk finishes within microseconds: wait for it spinning, not asleep.
+    Spin([this] { return active_.load(std::memory_order_acquire) == 0 && next_.load() >= chunks_; });
     std::unique_lock<std::mutex> lk(mu_);
     open_ = false;  // workers waking from now on skip this call
     done_.wait(lk, [this] { return active_ == 0; });
@@ -74,10 +78,42 @@ class Pool {
     for (int c = next_.fetch_add(1); c < chunks; c = next_.fetch_add(1)) f(c);
   }
 
+  // Spins until done() or SpinMicros() have passed; true when done() came true. A training step calls the
+  // pool many times with a few microseconds of JavaScript between calls: a worker that slept on the
+  // condition variable in between would take tens of microseconds to wake for each, as long as a
+  // 128-row layer's product takes on one core, so the second core would add almost nothing.
+  template <typename Done>
+  static bool Spin(Done done) {
+    static const long limit = SpinMicros();
+    if (limit <= 0) return done();
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(limit);
+    for (;;) {
+      for (int i = 0; i < 64; i++) {
+        if (done()) return true;
+#ifdef AIGC_X86
+        _mm_pause();
+#endif
+      }
+      if (std::chrono::steady_clock::now() >= until) return done();
+    }
+  }
+
+  // AIGC_SPIN_US (default 200): how long an idle thread spins before it sleeps; 0 never spins.
+  static long SpinMicros() {
+    const char* env = std::getenv("AIGC_SPIN_US");
+    if (env && *env) return std::max(0L, std::strtol(env, nullptr, 10));
+    return 200;
+  }
+
   void Loop() {
     uint64_t seen = 0;
     std::unique_lock<std::mutex> lk(mu_);
     for (;;) {
+      if (generation_ == seen) {
+        lk.unlock();
+        Spin([&] { return published_.load(std::memory_order_acquire) != seen; });
+        lk.lock();
+      }
       cv_.wait(lk, [&] { return generation_ != seen; });
       seen = generation_;
       if (!open_) continue;
@@ -100,8 +136,9 @@ class Pool {
   std::atomic<int> next_{0};
   int chunks_ = 0;
   bool open_ = false;
-  int active_ = 0;
+  std::atomic<int> active_{0};
   uint64_t generation_ = 0;
+  std::atomic<uint64_t> published_{0};  // generation_, readable without the lock by a spinning worker
 };
 
 // The process-wide pool (AIGC_THREADS threads, default one per core).
