@@ -40,3 +40,12 @@ for (const stem of lessons) {
     assert.deepEqual(orphans, [], `${stem}: solutions without an exercise cell`);
   });
 }
+
+test("signature(): a signature broken over lines equals it on one line; a changed parameter does not", () => {
+  const oneLine = "function f(a: number, b: [number, number][]): number {\n  return 1;\n}";
+  const broken = "const x = 1;\nfunction f(\n  a: number, b: [number, number][],\n): number {\n  return todo();\n}";
+  assert.equal(signature(broken), signature(oneLine));
+  assert.equal(signature(oneLine), "function f(a: number, b: [number, number][]): number");
+  assert.notEqual(signature(broken.replace("b: [number", "b: [string")), signature(oneLine));
+  assert.equal(signature("const f = () => 1;"), undefined);
+});

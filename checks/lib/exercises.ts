@@ -43,7 +43,16 @@ export function solutionPath(stem: string, id: string): string {
 
 /** The `function name(...): T` line of a cell or solution (parameters may hold function types: the whole line before "{"). */
 export function signature(source: string): string | undefined {
-  return /^(function\s+\w+.*?)\s*\{\s*$/m.exec(source)?.[1]?.trim();
+  // Up to the "{" that ends a line, over as many lines as the parameters take; then the layout is normalised
+  // (whitespace collapsed, none inside the parentheses, no trailing comma), so a signature broken over lines
+  // equals the same signature on one.
+  const raw = /^(function\s+\w+[\s\S]*?)\s*\{\s*$/m.exec(source)?.[1];
+  if (!raw) return undefined;
+  return raw
+    .replace(/\s+/g, " ")
+    .replace(/\(\s+/g, "(")
+    .replace(/,?\s*\)/g, ")")
+    .trim();
 }
 
 /**
