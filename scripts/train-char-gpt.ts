@@ -28,6 +28,7 @@ import {
   tf,
   trainCharGPT,
   useBestBackend,
+  thinCurve,
 } from "kernel-lib";
 import { commandLineOrExit, Options } from "./options";
 
@@ -142,8 +143,6 @@ async function main(): Promise<void> {
     checkpointExtra: extra,
     previousSeconds,
   });
-  // The curves, thinned to at most 200 points each, so the notebook can draw how the shipped model trained.
-  const thin = (points: { step: number; value: number }[] = []) => points.filter((_, i) => i % Math.ceil(points.length / 200) === 0 || i === points.length - 1);
   await saveCharGPT(args.out, model, tokenizer, result.stepsDone, {
     ...extra,
     partial: result.interrupted,
@@ -151,7 +150,8 @@ async function main(): Promise<void> {
     trainLoss: result.last["loss"],
     trainedSeconds: previousSeconds + result.seconds,
     secondsPerStep: result.secondsPerStep,
-    history: { loss: thin(result.history["loss"]), val: thin(result.history["val"]) },
+    // The curves, thinned to at most 200 points each, so the notebook can draw how the shipped model trained.
+    history: { loss: thinCurve(result.history["loss"]), val: thinCurve(result.history["val"]) },
     numParams: model.numParams(),
   });
   console.log(

@@ -30,9 +30,11 @@ import {
   imageBatch,
   KERNEL_HOOKS,
   loadFashionMnist,
+  readRingRuns,
   RING_GAN_DEFAULTS,
   ringCoverage,
   Rng,
+  RingRun as KernelRingRun,
   sampleRing,
   saveCheckpoint,
   tf,
@@ -110,22 +112,8 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
-/** One ring run's outcome, as the table records it. */
-export interface RingRun {
-  variant: "remedy" | "plain";
-  seed: number;
-  steps: number;
-  /** Weight-averaged G (what the notebook shows). */
-  modes: number;
-  quality: number;
-  /** G as trained. */
-  rawModes: number;
-  rawQuality: number;
-  seconds: number;
-  msPerStep: number;
-  /** Modes and quality of the averaged G every 1,000 steps. */
-  history: { step: number; modes: number; quality: number }[];
-}
+/** One ring run's outcome, as the table records it (kernel-lib's RingRun, whose history this script always fills). */
+type RingRun = KernelRingRun & { variant: "remedy" | "plain"; history: NonNullable<KernelRingRun["history"]> };
 
 async function ringRun(variant: "remedy" | "plain", seed: number, steps: number, ckptPath: string | null): Promise<RingRun> {
   const config = { ...RING_GAN_DEFAULTS, minibatchStd: variant === "remedy" };
@@ -249,22 +237,16 @@ async function fashionRun(steps: number, ckptPath: string, architecture: "mlp" |
 }
 
 /** With --resume: the runs of an existing table made with the same number of steps (a clear error otherwise). */
-function keptRuns(file: string, steps: number): RingRun[] {
+function keptRuns(file: string, steps: number): KernelRingRun[] {
   if (!fs.existsSync(file)) return [];
-  let table: { runs?: RingRun[] };
-  try {
-    table = JSON.parse(fs.readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new Error(`--resume: ${file} is not a readable table of ring runs (${e instanceof Error ? e.message : String(e)})`);
-  }
-  if (!Array.isArray(table.runs)) throw new Error(`--resume: ${file} has no "runs" array`);
-  const other = table.runs.filter((r) => r.steps !== steps);
+  const { runs } = readRingRuns(file);
+  const other = runs.filter((r) => r.steps !== steps);
   if (other.length > 0) throw new Error(`--resume: ${file} holds runs of ${other[0]!.steps} steps, not --steps ${steps}; resume with the same --steps`);
-  console.log(`--resume: keeping ${table.runs.length} runs from ${file}: ${table.runs.map((r) => `${r.variant} ${r.seed}`).join(", ")}`);
-  return table.runs;
+  console.log(`--resume: keeping ${runs.length} runs from ${file}: ${runs.map((r) => `${r.variant} ${r.seed}`).join(", ")}`);
+  return runs;
 }
 
-function writeTable(file: string, runs: RingRun[]): void {
+function writeTable(file: string, runs: KernelRingRun[]): void {
   const tmp = `${file}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, JSON.stringify({ backend: currentBackend()?.summary, evalSeed: RING_EVAL_SEED, runs }, null, 1) + "\n");
   fs.renameSync(tmp, file);
@@ -276,7 +258,7 @@ async function main(): Promise<void> {
   if (args.maxSeconds < 1e9) stopAfter(args.maxSeconds);
   fs.mkdirSync(args.outDir, { recursive: true });
   const tablePath = path.join(args.outDir, "gan-ring-runs.json");
-  const runs: RingRun[] = args.resume ? keptRuns(tablePath, args.steps) : [];
+  const runs: KernelRingRun[] = args.resume ? keptRuns(tablePath, args.steps) : [];
   const done = (v: string, s: number) => runs.some((r) => r.variant === v && r.seed === s);
   // The shipped seed-0 runs first (remedy, then plain), then Fashion-MNIST, then the rest of the table.
   const doRing = args.tasks.includes("ring");

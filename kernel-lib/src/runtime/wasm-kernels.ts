@@ -97,10 +97,13 @@ function gatherV2(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs
   return out;
 }
 
-/** Registers (or re-registers) one wasm kernel without tfjs's "already registered" warning. */
-function register(kernelName: string, kernelFunc: tf.KernelFunc): void {
+/**
+ * Registers (or re-registers) one wasm kernel without tfjs's "already registered" warning. `setupFunc` runs when
+ * the backend initialises (the one of a kernel being replaced, so that what it binds is still bound).
+ */
+function register(kernelName: string, kernelFunc: tf.KernelFunc, setupFunc?: tf.KernelSetupFunc): void {
   if (tf.getKernel(kernelName, "wasm")) tf.unregisterKernel(kernelName, "wasm");
-  tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc });
+  tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc, setupFunc });
 }
 
 /**
@@ -113,8 +116,7 @@ export function registerWasmKernels(): void {
   const current = tf.getKernel("GatherV2", "wasm");
   if (current && current.kernelFunc !== (gatherV2 as tf.KernelFunc)) {
     wasmGather = current.kernelFunc;
-    // The wasm kernel binds its C function in its setupFunc, run when the backend initialises: keep it.
-    tf.unregisterKernel("GatherV2", "wasm");
-    tf.registerKernel({ kernelName: "GatherV2", backendName: "wasm", kernelFunc: gatherV2 as tf.KernelFunc, setupFunc: current.setupFunc });
+    // The wasm kernel binds its C function in its setupFunc: keep it, for the batchDims > 0 fallback.
+    register("GatherV2", gatherV2 as tf.KernelFunc, current.setupFunc);
   }
 }

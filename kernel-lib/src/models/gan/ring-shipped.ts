@@ -4,9 +4,8 @@
  * of its run) and the table of all its runs, plain GAN against the minibatch-std remedy on the same seeds
  * (checkpoints/gan-ring-runs.json), with a Markdown view of that table.
  */
-import * as fs from "node:fs";
 import { createMlp, Mlp } from "../../nn/mlp";
-import { shortBackend } from "../../notebook/records";
+import { readShippedJson, shortBackend } from "../../notebook/records";
 import { CheckpointError, disposeCheckpoint, loadCheckpoint } from "../../train/checkpoint";
 
 /** One training run of the ring GAN, as scripts/train-gan.ts records it. */
@@ -79,14 +78,7 @@ const RUN_FIELDS = ["seed", "steps", "modes", "quality", "rawModes", "rawQuality
 
 /** Reads checkpoints/gan-ring-runs.json, with an error that names what is missing or malformed. */
 export function readRingRuns(file: string): RingRunTable {
-  if (!fs.existsSync(file)) throw new Error(`readRingRuns: ${file} does not exist (node build/scripts/train-gan.js --tasks ring writes it)`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(fs.readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new Error(`readRingRuns: ${file} is not JSON (${(e as Error).message})`);
-  }
-  const t = parsed as Partial<RingRunTable>;
+  const t = readShippedJson(file, "readRingRuns", "node build/scripts/train-gan.js --tasks ring writes it") as Partial<RingRunTable>;
   if (!Array.isArray(t.runs)) throw new Error(`readRingRuns: ${file} has no list of runs`);
   t.runs.forEach((r, i) => {
     const bad = RUN_FIELDS.filter((k) => typeof (r as unknown as Record<string, unknown>)[k] !== "number");

@@ -14,6 +14,7 @@ import { Float64Matrix } from "../../metrics/linalg";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { Progress } from "../../notebook/progress";
+import { readShippedJson } from "../../notebook/records";
 import { classifierFeatures, imageScores } from "../classifier/evaluate";
 import { FashionClassifier, loadClassifier } from "../classifier/fashion-classifier";
 import { drawImages, ImageModel, loadImageModel } from "./image-models";
@@ -109,14 +110,7 @@ export function imageScoreMarkdown(table: ImageScoreTable, caption?: string): st
 
 /** Reads a table written by scripts/score-images.ts, with a clear error if the file is missing or malformed. */
 export function readImageScores(file: string): ImageScoreTable {
-  if (!fs.existsSync(file)) throw new Error(`readImageScores: ${file} does not exist (node build/scripts/score-images.js writes it)`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(fs.readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new Error(`readImageScores: ${file} is not JSON (${(e as Error).message})`);
-  }
-  const t = parsed as Partial<ImageScoreTable>;
+  const t = readShippedJson(file, "readImageScores", "node build/scripts/score-images.js writes it") as Partial<ImageScoreTable>;
   const ok = (r: Partial<ImageScoreRow>) =>
     typeof r.model === "string" && typeof r.label === "string" && typeof r.samples === "number" && typeof r.fid === "number" && typeof r.kid === "number" && typeof r.kidSE === "number" && Array.isArray(r.classShares);
   if (typeof t.testImages !== "number" || !Array.isArray(t.rows) || !t.rows.every((r) => ok(r as Partial<ImageScoreRow>))) {
